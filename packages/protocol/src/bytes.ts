@@ -1,0 +1,84 @@
+/** Byte helpers shared by the protocol: hex, UTF-8, comparison, concatenation, sha256. */
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { ProtocolError } from "./errors.js";
+
+const HEX_PATTERN = /^(?:[0-9a-f]{2})*$/;
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Lowercase hex of `bytes`. */
+export function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
+  return out;
+}
+
+/** Bytes of a lowercase hex string; `expectedLength` (in bytes) is checked when given. */
+export function fromHex(hex: unknown, options: { field?: string; length?: number } = {}): Uint8Array {
+  const field = options.field ?? "hex";
+  if (typeof hex !== "string" || !HEX_PATTERN.test(hex)) {
+    throw new ProtocolError("FIELD_INVALID", `${field} must be lowercase hex`, { field });
+  }
+  if (options.length !== undefined && hex.length !== options.length * 2) {
+    throw new ProtocolError("FIELD_INVALID", `${field} must be ${options.length} bytes`, { field });
+  }
+  const out = new Uint8Array(hex.length / 2);
+  for (let index = 0; index < out.length; index++) {
+    out[index] = Number.parseInt(hex.slice(index * 2, index * 2 + 2), 16);
+  }
+  return out;
+}
+
+/** UTF-8 bytes of `text`. */
+export function utf8(text: string): Uint8Array {
+  return textEncoder.encode(text);
+}
+
+/** The string of UTF-8 `bytes`; throws ENCODING_INVALID on malformed UTF-8. */
+export function fromUtf8(bytes: Uint8Array): string {
+  try {
+    return textDecoder.decode(bytes);
+  } catch (cause) {
+    throw new ProtocolError("ENCODING_INVALID", "malformed UTF-8", { cause });
+  }
+}
+
+/** Number of UTF-8 bytes of `text`. */
+export function utf8Length(text: string): number {
+  return textEncoder.encode(text).length;
+}
+
+/** True when `a` and `b` hold the same bytes. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+  return true;
+}
+
+/** Lexicographic order of byte strings (negative, zero or positive). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const length = Math.min(a.length, b.length);
+  for (let index = 0; index < length; index++) {
+    const difference = (a[index] as number) - (b[index] as number);
+    if (difference !== 0) return difference;
+  }
+  return a.length - b.length;
+}
+
+/** The concatenation of `parts`. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** sha256 of `bytes` (pure JS, browser-safe). */
+export function sha256(bytes: Uint8Array): Uint8Array {
+  return nobleSha256(bytes);
+}

@@ -1,0 +1,82 @@
+/**
+ * Every limit of the protocol, named, in one place. Units come last in names. The relations between
+ * limits are asserted when this module loads: a build with inconsistent limits fails at once.
+ */
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const SECOND_MS = 1000;
+const MINUTE_MS = 60 * SECOND_MS;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+
+/** Longest chain id, in bytes of UTF-8 ([a-z0-9-], at least 1). */
+export const chain_id_bytes_max = 64;
+/** Longest did:key string accepted anywhere. An ed25519 did:key is 56 characters. */
+export const did_bytes_max = 64;
+/** Length of a transaction id, block hash, content hash and every other sha256 digest. */
+export const hash_bytes = 32;
+/** Length of an ed25519 public key. */
+export const public_key_bytes = 32;
+/** Length of an ed25519 secret seed. */
+export const secret_key_bytes = 32;
+/** Length of an ed25519 signature. */
+export const signature_bytes = 64;
+
+/** Largest encoded signed transaction, in bytes. */
+export const tx_bytes_max = 8 * KiB;
+/** Most signatures on one transaction (the signer plus co-signing guardians). */
+export const tx_signatures_max = 8;
+/** Longest a transaction may stay valid: `expires` is at most this far after the block time. */
+export const tx_ttl_max_ms = 1 * HOUR_MS;
+/** Largest nonce (a transaction's de-duplication number; any unsigned integer up to this). */
+export const tx_nonce_max = Number.MAX_SAFE_INTEGER;
+
+/** Longest free-text field (a break-glass reason, a suspension reason), in bytes of UTF-8. */
+export const text_bytes_max = 512;
+/** Longest record id, in bytes of UTF-8 ([A-Za-z0-9._:-], at least 1). */
+export const record_id_bytes_max = 128;
+/** Longest record format (e.g. a FHIR resource type), in bytes of UTF-8. */
+export const record_format_bytes_max = 64;
+/** Most categories named by one consent or one emergency scope. */
+export const consent_categories_max = 13;
+/** Most record ids named by one consent. */
+export const consent_records_max = 64;
+/** Most purposes named by one consent. */
+export const consent_purposes_max = 6;
+/** Longest consent window (expires minus notBefore). */
+export const consent_duration_max_ms = 10 * 365 * DAY_MS;
+/** Most guardians a patient may name. */
+export const guardians_max = 7;
+/** Most node keys a member may bind. */
+export const member_nodes_max = 8;
+/** Most members of a consortium. */
+export const members_max = 64;
+/** Longest a governance proposal stays open. */
+export const proposal_ttl_max_ms = 30 * DAY_MS;
+/** Default break-glass duration. */
+export const emergency_duration_default_ms = 24 * HOUR_MS;
+/** Longest break-glass duration a provider may ask for. */
+export const emergency_duration_max_ms = 72 * HOUR_MS;
+
+/** Most transactions in one block. */
+export const block_txs_max = 4096;
+/** Largest encoded block, in bytes. */
+export const block_bytes_max = 8 * MiB;
+/** Most levels of a Merkle inclusion proof (enough for 2^32 leaves). */
+export const merkle_proof_depth_max = 32;
+/** Largest key file, in bytes. */
+export const key_file_bytes_max = 4 * KiB;
+
+// Relations that must hold between the limits.
+assertLimit(tx_bytes_max * block_txs_max <= 4 * block_bytes_max, "a block of maximum transactions is bounded");
+assertLimit(block_txs_max <= 2 ** merkle_proof_depth_max, "every block's Merkle proof fits the depth limit");
+assertLimit(consent_categories_max >= 13, "a consent can name every category");
+assertLimit(consent_purposes_max >= 6, "a consent can name every purpose");
+assertLimit(emergency_duration_default_ms <= emergency_duration_max_ms, "the default break-glass is allowed");
+assertLimit(tx_signatures_max >= guardians_max + 1, "a recovery can carry every guardian's signature");
+assertLimit(tx_ttl_max_ms <= DAY_MS, "replay protection keeps at most a day of ids");
+
+function assertLimit(condition: boolean, what: string): void {
+  if (!condition) throw new Error(`medledger protocol limits are inconsistent: ${what}`);
+}
