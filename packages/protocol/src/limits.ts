@@ -69,7 +69,10 @@ export const merkle_proof_depth_max = 32;
 export const key_file_bytes_max = 4 * KiB;
 
 // Relations that must hold between the limits.
-assertLimit(tx_bytes_max * block_txs_max <= 4 * block_bytes_max, "a block of maximum transactions is bounded");
+assertLimit(
+  tx_bytes_max * block_txs_max <= 4 * block_bytes_max,
+  "a block of maximum transactions is bounded",
+);
 assertLimit(block_txs_max <= 2 ** merkle_proof_depth_max, "every block's Merkle proof fits the depth limit");
 assertLimit(consent_categories_max >= 13, "a consent can name every category");
 assertLimit(consent_purposes_max >= 6, "a consent can name every purpose");
