@@ -68,6 +68,13 @@ export const merkle_proof_depth_max = 32;
 /** Largest key file, in bytes. */
 export const key_file_bytes_max = 4 * KiB;
 
+/** Most public KeyObjects a node:crypto verifier keeps cached (least recently used are dropped). */
+export const verifier_key_cache_entries_max = 16_384;
+/** Deepest nesting of arrays and maps in any canonical CBOR value the protocol encodes or decodes. */
+export const encoding_depth_max = 16;
+/** Longest reason code of a transaction result (e.g. "no-consent"), in bytes of UTF-8. */
+export const result_code_bytes_max = 64;
+
 // Relations that must hold between the limits.
 assertLimit(
   tx_bytes_max * block_txs_max <= 4 * block_bytes_max,
@@ -79,6 +86,7 @@ assertLimit(consent_purposes_max >= 6, "a consent can name every purpose");
 assertLimit(emergency_duration_default_ms <= emergency_duration_max_ms, "the default break-glass is allowed");
 assertLimit(tx_signatures_max >= guardians_max + 1, "a recovery can carry every guardian's signature");
 assertLimit(tx_ttl_max_ms <= DAY_MS, "replay protection keeps at most a day of ids");
+assertLimit(verifier_key_cache_entries_max >= members_max * member_nodes_max, "every node key fits the cache");
 
 function assertLimit(condition: boolean, what: string): void {
   if (!condition) throw new Error(`medledger protocol limits are inconsistent: ${what}`);
