@@ -91,3 +91,10 @@ assertLimit(verifier_key_cache_entries_max >= members_max * member_nodes_max, "e
 function assertLimit(condition: boolean, what: string): void {
   if (!condition) throw new Error(`medledger protocol limits are inconsistent: ${what}`);
 }
+
+/** Most live (unrevoked, unexpired) consents a patient may hold for one grantee at a time. */
+export const consents_live_per_grantee_max = 32;
+/** Most ended (revoked or expired) consents the rules look at to name the reason of a denial. */
+export const consents_ended_scan_max = 32;
+/** Most rows one paged state query (consents, audit trail, records, break-glasses) returns. */
+export const state_page_max = 500;
