@@ -1,0 +1,98 @@
+/**
+ * Every limit of the node package, named, in one place. Units come last in names. The relations between
+ * limits are asserted when this module loads: a build with inconsistent limits fails at once.
+ */
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const SECOND_MS = 1000;
+
+/** Longest chain id, in bytes ([a-z0-9-], at least 1); the same bound as the protocol's. */
+export const chain_id_bytes_max = 64;
+/** Length of an ed25519 secret seed and of an ed25519 public key. */
+export const ed25519_key_bytes = 32;
+
+/** Most bytes of a frame's unsigned-varint length prefix (7 bits each: lengths below 256 MiB). */
+export const frame_prefix_bytes_max = 4;
+/**
+ * Largest direct (Raft) frame, in bytes. One Raft append carries at most one block: this must stay above
+ * the protocol's `block_bytes_max` (8 MiB) plus the Raft envelope.
+ */
+export const direct_frame_bytes_max = 12 * MiB;
+/** Most frames queued for one peer on the direct channel; beyond it new frames are dropped and counted. */
+export const direct_queue_frames_max = 16_384;
+/** Most bytes queued for one peer on the direct channel. */
+export const direct_queue_bytes_max = 32 * MiB;
+/** Most bytes queued on the direct channel for all peers together. */
+export const direct_queues_total_bytes_max = 256 * MiB;
+/** Most bytes handed to one `stream.send()` when a batch of queued frames is written. */
+export const direct_write_batch_bytes_max = 256 * KiB;
+/** Most inbound direct streams one connection may hold open at once. */
+export const direct_inbound_streams_max = 4;
+/** First wait before a failed direct stream is reopened; it doubles up to the maximum. */
+export const direct_reopen_backoff_initial_ms = 250;
+/** Longest wait before a failed direct stream is reopened. */
+export const direct_reopen_backoff_max_ms = 5 * SECOND_MS;
+
+/** Largest request payload on the request/response channel, in bytes. */
+export const request_bytes_max = 64 * KiB;
+/** Largest response payload on the request/response channel, in bytes (a snapshot chunk, a block). */
+export const response_bytes_max = 16 * MiB;
+/** Longest time a caller may give a request. */
+export const request_timeout_max_ms = 120 * SECOND_MS;
+/** Longest an inbound request stream may stay open before it is aborted. */
+export const request_serve_timeout_max_ms = 60 * SECOND_MS;
+/** Most requests this node may have in flight at once. */
+export const requests_in_flight_max = 256;
+/** Most inbound request streams one connection may hold open at once. */
+export const request_inbound_streams_max = 8;
+/** Most outbound request streams one connection may hold open at once. */
+export const request_outbound_streams_max = 32;
+
+/** Largest gossip message (a batch of signed transactions), in bytes. */
+export const gossip_message_bytes_max = 1 * MiB;
+/** Largest gossipsub RPC accepted from a peer, in bytes (one message plus control traffic). */
+export const gossip_rpc_bytes_max = 2 * MiB;
+/** Most bytes gossipsub may buffer for one outbound peer stream before it gives up on that stream. */
+export const gossip_outbound_buffer_bytes_max = 16 * MiB;
+
+/** Most peers (nodes) this node tracks: members_max (64) times member_nodes_max (8). */
+export const peers_max = 512;
+/** Most connections libp2p keeps open at once. */
+export const connections_max = 2 * peers_max;
+/** Longest a dial (TCP, Noise, Yamux, protocol negotiation) may take. */
+export const dial_timeout_ms = 5 * SECOND_MS;
+/** First wait before a configured peer is redialled; it doubles up to the maximum. */
+export const redial_backoff_initial_ms = 500;
+/** Longest wait before a configured peer is redialled. */
+export const redial_backoff_max_ms = 10 * SECOND_MS;
+/** How often the redialler looks for configured peers that are not connected. */
+export const redial_interval_ms = 500;
+/** How long a peer that broke the wire protocol is refused before it may connect again. */
+export const misbehaving_peer_ban_ms = 10 * SECOND_MS;
+/** Most listen addresses and most configured peers to dial. */
+export const addresses_max = 64;
+
+// Relations that must hold between the limits.
+assertLimit(direct_frame_bytes_max >= 8 * MiB + 64 * KiB, "a direct frame carries a full block");
+assertLimit(response_bytes_max >= 8 * MiB + 64 * KiB, "a response carries a full block");
+const frame_length_max = 2 ** (7 * frame_prefix_bytes_max) - 1;
+assertLimit(direct_frame_bytes_max <= frame_length_max, "a direct frame length fits its prefix");
+assertLimit(response_bytes_max + 1 <= frame_length_max, "a response length fits its prefix");
+assertLimit(request_bytes_max <= frame_length_max, "a request length fits its prefix");
+assertLimit(direct_queue_bytes_max >= direct_frame_bytes_max, "a queue holds at least one maximal frame");
+assertLimit(
+  direct_queues_total_bytes_max >= direct_queue_bytes_max,
+  "the total queue holds one peer's queue",
+);
+assertLimit(direct_write_batch_bytes_max <= direct_queue_bytes_max, "a write batch fits a queue");
+assertLimit(direct_reopen_backoff_initial_ms <= direct_reopen_backoff_max_ms, "reopen backoff is ordered");
+assertLimit(redial_backoff_initial_ms <= redial_backoff_max_ms, "redial backoff is ordered");
+assertLimit(gossip_rpc_bytes_max >= gossip_message_bytes_max + 64 * KiB, "an RPC carries a full message");
+assertLimit(gossip_outbound_buffer_bytes_max >= gossip_rpc_bytes_max, "the gossip buffer holds one RPC");
+assertLimit(connections_max >= peers_max, "every peer can be connected");
+assertLimit(misbehaving_peer_ban_ms > redial_backoff_initial_ms, "a ban outlasts one redial");
+
+function assertLimit(condition: boolean, what: string): void {
+  if (!condition) throw new Error(`medledger node limits are inconsistent: ${what}`);
+}
