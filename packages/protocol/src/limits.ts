@@ -86,7 +86,10 @@ assertLimit(consent_purposes_max >= 6, "a consent can name every purpose");
 assertLimit(emergency_duration_default_ms <= emergency_duration_max_ms, "the default break-glass is allowed");
 assertLimit(tx_signatures_max >= guardians_max + 1, "a recovery can carry every guardian's signature");
 assertLimit(tx_ttl_max_ms <= DAY_MS, "replay protection keeps at most a day of ids");
-assertLimit(verifier_key_cache_entries_max >= members_max * member_nodes_max, "every node key fits the cache");
+assertLimit(
+  verifier_key_cache_entries_max >= members_max * member_nodes_max,
+  "every node key fits the cache",
+);
 
 function assertLimit(condition: boolean, what: string): void {
   if (!condition) throw new Error(`medledger protocol limits are inconsistent: ${what}`);
