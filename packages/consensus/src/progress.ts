@@ -52,6 +52,12 @@ export class Inflights {
     }
   }
 
+  /** Frees the oldest append: a heartbeat answered, so the window must not stay stuck on lost appends. */
+  freeFirstOne(): void {
+    const first = this.indexes[this.start];
+    if (first !== undefined) this.freeLE(first);
+  }
+
   reset(): void {
     this.indexes.length = 0;
     this.sizes.length = 0;

@@ -659,6 +659,8 @@ export class Raft {
     if (pr === undefined) return;
     pr.recentActive = true;
     pr.probeSent = false;
+    // Appends may have been lost: free one slot so that the next append reveals the gap.
+    if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, false);
     if (m.context !== "") this.ackRead(m.from, m.context);
   }
