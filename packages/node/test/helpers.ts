@@ -31,7 +31,8 @@ export class Membership {
   }
 
   /** The isAllowedPeer callback of this membership. */
-  readonly allows = (publicKey: Uint8Array): boolean => this.#keys.has(Buffer.from(publicKey).toString("hex"));
+  readonly allows = (publicKey: Uint8Array): boolean =>
+    this.#keys.has(Buffer.from(publicKey).toString("hex"));
 }
 
 export const chain_id = "test-chain";
@@ -51,12 +52,16 @@ export async function startNode(options: Partial<NetworkOptions> & { seed: Uint8
 }
 
 /** Starts `count` members (seeds 1..count), each dialling the ones started before it. */
-export async function startCluster(count: number, membership = new Membership()): Promise<Network[]> {
+export async function startCluster(
+  count: number,
+  membership = new Membership(),
+  extra: (n: number) => Partial<NetworkOptions> = () => ({}),
+): Promise<Network[]> {
   for (let n = 1; n <= count; n++) membership.add(await publicKeyOf(seedOf(n)));
   const nodes: Network[] = [];
   for (let n = 1; n <= count; n++) {
     const peers = nodes.flatMap((node) => node.addresses());
-    nodes.push(await startNode({ seed: seedOf(n), isAllowedPeer: membership.allows, peers }));
+    nodes.push(await startNode({ seed: seedOf(n), isAllowedPeer: membership.allows, peers, ...extra(n) }));
   }
   await waitFor(() => nodes.every((node) => node.peers().length === count - 1), "cluster connected");
   return nodes;

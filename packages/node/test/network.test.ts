@@ -2,7 +2,13 @@
 // small clusters started per test and stopped in afterEach; assertions on delivery, order and errors.
 
 import { afterEach, describe, expect, it } from "vitest";
-import { hasNodeErrorCode, limits, type Network, peerIdFromPublicKey, publicKeyFromPeerId } from "../src/index.js";
+import {
+  hasNodeErrorCode,
+  limits,
+  type Network,
+  peerIdFromPublicKey,
+  publicKeyFromPeerId,
+} from "../src/index.js";
 import {
   numberedFrame,
   publicKeyOf,
@@ -34,7 +40,9 @@ describe("identity", () => {
     expect(node.peerId).toBe(peerIdFromPublicKey(publicKey));
     expect(publicKeyFromPeerId(node.peerId)).toEqual(publicKey);
     expect(node.addresses().every((address) => address.endsWith(`/p2p/${node.peerId}`))).toBe(true);
-    expect(() => publicKeyFromPeerId("not-a-peer-id")).toThrowError(expect.objectContaining({ code: "PEER_INVALID" }));
+    expect(() => publicKeyFromPeerId("not-a-peer-id")).toThrowError(
+      expect.objectContaining({ code: "PEER_INVALID" }),
+    );
   });
 });
 
@@ -51,7 +59,8 @@ describe("direct channel", () => {
         }
       }
     }
-    const complete = () => received.every((map) => map.size === 2 && [...map.values()].every((l) => l.length === per_pair));
+    const complete = () =>
+      received.every((map) => map.size === 2 && [...map.values()].every((l) => l.length === per_pair));
     await waitFor(complete, "every frame delivered");
     const in_order = Array.from({ length: per_pair }, (_, index) => index);
     for (const [index, map] of received.entries()) {
@@ -67,7 +76,8 @@ describe("direct channel", () => {
     const received = collectDirect(b!);
     const count = 10_000;
     let accepted = 0;
-    for (let sequence = 0; sequence < count; sequence++) if (a!.send(b!.peerId, numberedFrame(1, sequence, 100))) accepted++;
+    for (let sequence = 0; sequence < count; sequence++)
+      if (a!.send(b!.peerId, numberedFrame(1, sequence, 100))) accepted++;
     expect(accepted).toBe(count);
     await waitFor(() => (received.get(a!.peerId)?.length ?? 0) >= count, "10,000 frames", 15_000);
     const sequences = received.get(a!.peerId)!;
@@ -78,9 +88,13 @@ describe("direct channel", () => {
   it("refuses a frame over the limit at the sender, and needs a started network", async () => {
     const [a, b] = await startCluster(2);
     const oversized = new Uint8Array(limits.direct_frame_bytes_max + 1);
-    expect(() => a!.send(b!.peerId, oversized)).toThrowError(expect.objectContaining({ code: "FRAME_TOO_LARGE" }));
+    expect(() => a!.send(b!.peerId, oversized)).toThrowError(
+      expect.objectContaining({ code: "FRAME_TOO_LARGE" }),
+    );
     await a!.stop();
-    expect(() => a!.send(b!.peerId, numberedFrame(1, 0))).toThrowError(expect.objectContaining({ code: "NOT_STARTED" }));
+    expect(() => a!.send(b!.peerId, numberedFrame(1, 0))).toThrowError(
+      expect.objectContaining({ code: "NOT_STARTED" }),
+    );
   });
 });
 
@@ -109,7 +123,9 @@ describe("request/response channel", () => {
 
   it("times out when the handler does not answer in time", async () => {
     const [a, b] = await startCluster(2);
-    b!.onRequest(() => new Promise<Uint8Array>((resolve) => setTimeout(() => resolve(Uint8Array.of(1)), 2_000)));
+    b!.onRequest(
+      () => new Promise<Uint8Array>((resolve) => setTimeout(() => resolve(Uint8Array.of(1)), 2_000)),
+    );
     const started = Date.now();
     const error: unknown = await a!.request(b!.peerId, Uint8Array.of(1), { timeoutMs: 300 }).catch((e) => e);
     expect(hasNodeErrorCode(error, "NETWORK_TIMEOUT")).toBe(true);
@@ -121,11 +137,18 @@ describe("gossip channel", () => {
   it("a published message reaches every other node once", async () => {
     const nodes = await startCluster(3);
     const received = nodes.map(() => [] as string[]);
-    nodes.forEach((node, index) => node.onGossip((_peer, payload) => received[index]!.push(Buffer.from(payload).toString())));
+    for (const [index, node] of nodes.entries()) {
+      node.onGossip((_peer, payload) => {
+        received[index]!.push(Buffer.from(payload).toString());
+      });
+    }
     await waitFor(() => nodes.every((node) => node.gossipPeers().length === 2), "gossip subscriptions");
     await nodes[0]!.publish(Buffer.from("batch-1"));
     await nodes[2]!.publish(Buffer.from("batch-2"));
-    await waitFor(() => received[1]!.length === 2 && received[0]!.length === 1 && received[2]!.length === 1, "gossip");
+    await waitFor(
+      () => received[1]!.length === 2 && received[0]!.length === 1 && received[2]!.length === 1,
+      "gossip",
+    );
     expect(received[1]!.sort()).toEqual(["batch-1", "batch-2"]);
     expect(received[0]).toEqual(["batch-2"]);
     expect(received[2]).toEqual(["batch-1"]);
