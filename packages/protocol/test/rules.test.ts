@@ -492,7 +492,9 @@ describe("registrations", () => {
   it("refuses consents to unknown grantees and consents already over", () => {
     const { chain, grant } = setup();
     expect(chain.run(grant({ grantee: did("nobody") })).code).toBe("grantee-unknown");
-    expect(chain.run(grant({ notBefore: chain.time - DAY, expires: chain.time })).code).toBe("consent-already-expired");
+    expect(chain.run(grant({ notBefore: chain.time - DAY, expires: chain.time })).code).toBe(
+      "consent-already-expired",
+    );
   });
 
   it("lets a patient revoke only its own consents", () => {
