@@ -187,8 +187,7 @@ export function parseBody<K extends TxKind>(kind: K, body: unknown, field = "bod
 }
 
 /** Validates the JSON view of a body of `kind` (byte strings as lowercase hex) and returns the body. */
-export function bodyFromJson<K extends TxKind>(kind: K, json: unknown): TxBodies[K] {
-  const field = "body";
+export function bodyFromJson<K extends TxKind>(kind: K, json: unknown, field = "body"): TxBodies[K] {
   const fields = kindSpec(kind).fields as Readonly<Record<string, FieldSpec>>;
   const source = plainObject(json, field);
   const converted: Record<string, unknown> = {};
