@@ -4,6 +4,7 @@
 // hand-made non-canonical encodings, and a fast-check property over random keys, messages and
 // mutated signatures.
 import * as ed from "@noble/ed25519";
+import { sha512 } from "@noble/hashes/sha2.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { fromHex, toHex } from "../src/bytes.js";
@@ -304,6 +305,38 @@ describe("the shared strict pre-check", () => {
       expect(verifier.verify(offCurve, new Uint8Array(0), signature)).toBe(false);
   });
 });
+
+describe("mixed-order public keys (A + a point of order 2)", () => {
+  it("both accept exactly when k is even (cofactorless), where cofactored noble accepts always", () => {
+    const order = ed.Point.CURVE().n;
+    const { scalar } = ed.utils.getExtendedPublicKey(new Uint8Array(32).fill(42));
+    const twoTorsion = ed.Point.fromBytes(fromHex(SMALL_ORDER_POINTS[1]!), false);
+    const mixedKey = ed.Point.BASE.multiply(scalar).add(twoTorsion).toBytes();
+    const outcomes = new Set<boolean>();
+    for (let attempt = 1; attempt <= 12; attempt++) {
+      const message = Uint8Array.of(attempt);
+      const nonce = BigInt(attempt) * 7919n;
+      const r = ed.Point.BASE.multiply(nonce).toBytes();
+      const k = bigIntLittleEndian(sha512(Uint8Array.from([...r, ...mixedKey, ...message]))) % order;
+      const s = (nonce + k * scalar) % order;
+      const signature = Uint8Array.from([...r, ...littleEndianBytes(s)]);
+      const expected = k % 2n === 0n;
+      outcomes.add(expected);
+      expect(nobleVerifier.verify(mixedKey, message, signature)).toBe(expected);
+      expect(nodeVerifier.verify(mixedKey, message, signature)).toBe(expected);
+      expect(ed.verify(signature, message, mixedKey, { zip215: false })).toBe(true);
+    }
+    expect(outcomes.size).toBe(2); // both branches were exercised
+  });
+});
+
+function bigIntLittleEndian(bytes: Uint8Array): bigint {
+  return BigInt(`0x${toHex(bytes.slice().reverse())}`);
+}
+
+function littleEndianBytes(value: bigint): Uint8Array {
+  return fromHex(value.toString(16).padStart(64, "0")).reverse();
+}
 
 describe("cross-verifier agreement (property)", () => {
   const freshNode = createNodeVerifier({ cacheEntriesMax: 4 });
