@@ -248,7 +248,7 @@ export function unsignedTxToJson(tx: UnsignedTx): UnsignedTxJson {
 export function unsignedTxFromJson(json: unknown, field = "tx"): UnsignedTx {
   const record = readMap(json, field, UNSIGNED_FIELDS);
   const kind = parseTxKind(record.kind, `${field}.kind`);
-  const tx = parseUnsignedTx({ ...record, body: bodyFromJson(kind, record.body) }, field);
+  const tx = parseUnsignedTx({ ...record, body: bodyFromJson(kind, record.body, `${field}.body`) }, field);
   encodeCanonical(tx, { bytesMax: tx_bytes_max, field }); // same size bound as the binary form
   return tx;
 }
