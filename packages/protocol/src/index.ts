@@ -4,6 +4,7 @@ export * from "./bytes.js";
 export * from "./did.js";
 export * from "./encoding.js";
 export * from "./errors.js";
+export * from "./genesis.js";
 export * from "./keys.js";
 export * as limits from "./limits.js";
 export * from "./merkle.js";
