@@ -163,7 +163,8 @@ describe("determinism", () => {
           expect(a.store.consentsOfPatient(patient, page)).toEqual(b.store.consentsOfPatient(patient, page));
         }
       }),
-      { numRuns: 100 },
+      // A fixed seed: the coverage assertion below must not depend on luck.
+      { numRuns: 100, seed: 20261121 },
     );
     // The programs reach deep into the rules, not only the early rejections.
     for (const code of ["ok", "consent", "no-consent", "tx-replayed", "key-not-current", "emergency"]) {
