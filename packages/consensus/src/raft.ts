@@ -645,7 +645,7 @@ export class Raft {
       pr.becomeReplicate();
     } else if (pr.state === "replicate") pr.inflights.freeLE(m.index);
     if (this.maybeCommit()) this.afterCommit();
-    else if (wasPaused) this.sendAppend(m.from, false);
+    else if (wasPaused) this.sendAppend(m.from, true);
     while (this.role === "leader" && this.sendAppend(m.from, false)) {
       // Keep the follower's window full (flow control bounds this loop).
     }
@@ -661,7 +661,8 @@ export class Raft {
     pr.probeSent = false;
     // Appends may have been lost: free one slot so that the next append reveals the gap.
     if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
-    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, false);
+    // Send even an empty append: if earlier appends were lost, its rejection restarts probing.
+    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
     if (m.context !== "") this.ackRead(m.from, m.context);
   }
 

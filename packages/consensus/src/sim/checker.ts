@@ -3,6 +3,7 @@
  * the Raft paper (Figure 3) it checks. The first violation is kept; the run stops there.
  */
 import type { Raft } from "../raft.js";
+import type { Storage } from "../storage.js";
 import type { Entry, Snapshot } from "../types.js";
 import { entryKey, StateMachine } from "./state-machine.js";
 
@@ -24,6 +25,8 @@ export class Checker {
   /** The term of every entry any node has considered committed. */
   private readonly committedTerms = new Map<number, number>();
   private readonly commitSeen = new Map<string, number>();
+  /** The commit index of each leader at its previous step, to watch how it moves. */
+  private readonly leaderCommits = new Map<string, { term: number; commit: number }>();
   /** State Machine Safety: the entry applied at each index, and the state hash after it. */
   private readonly appliedKeys = new Map<number, string>();
   private readonly appliedHashes = new Map<number, number>();
@@ -32,8 +35,12 @@ export class Checker {
     if (this.violation === null) this.violation = { step: this.step, invariant, detail };
   }
 
-  /** Log Matching (§5.3) and committed entries never overwritten, on every persist. */
-  onPersist(raft: Raft, entries: readonly Entry[]): void {
+  /**
+   * Log Matching (§5.3) on every persist, and no committed entry lost: an entry that a node holds
+   * durably and that is committed is never replaced. (A stale leader may still append its own entries
+   * at indexes it never held: those are not losses.)
+   */
+  onPersist(raft: Raft, durable: Storage, entries: readonly Entry[]): void {
     for (const entry of entries) {
       const slot = entry.index + "@" + entry.term;
       const key = entryKey(entry);
@@ -53,7 +60,11 @@ export class Checker {
         );
       }
       const committedTerm = this.committedTerms.get(entry.index);
-      if (committedTerm !== undefined && committedTerm !== entry.term) {
+      if (
+        committedTerm !== undefined &&
+        committedTerm !== entry.term &&
+        durableTerm(durable, entry.index) === committedTerm
+      ) {
         this.fail(
           "Committed entry lost",
           `${raft.id}: committed ${entry.index}@${committedTerm} overwritten`,
@@ -102,6 +113,7 @@ export class Checker {
     for (const raft of nodes) {
       this.recordCommits(raft);
       if (raft.role !== "leader") continue;
+      this.checkCommitRule(raft);
       const leader = this.leaders.get(raft.term);
       if (leader === undefined) {
         this.leaders.set(raft.term, raft.id);
@@ -109,6 +121,24 @@ export class Checker {
       } else if (leader !== raft.id) {
         this.fail("Election Safety §5.2", `term ${raft.term} has two leaders: ${leader} and ${raft.id}`);
       }
+    }
+  }
+
+  /**
+   * §5.4.2: "Raft never commits log entries from previous terms by counting replicas." While a node
+   * leads a term, each move of its commit index must land on an entry of that term.
+   */
+  private checkCommitRule(raft: Raft): void {
+    const committed = raft.log.committed;
+    const previous = this.leaderCommits.get(raft.id);
+    this.leaderCommits.set(raft.id, { term: raft.term, commit: committed });
+    if (previous === undefined || previous.term !== raft.term || committed <= previous.commit) return;
+    const term = raft.log.termAt(committed);
+    if (term !== raft.term) {
+      this.fail(
+        "Commitment rule §5.4.2",
+        `${raft.id} leading term ${raft.term} committed ${committed}@${term}`,
+      );
     }
   }
 
@@ -145,4 +175,9 @@ export class Checker {
       }
     }
   }
+}
+
+function durableTerm(storage: Storage, index: number): number | undefined {
+  if (index < storage.firstIndex() || index > storage.lastIndex()) return undefined;
+  return storage.term(index);
 }

@@ -78,6 +78,8 @@ export class Cluster {
   readonly prng: Prng;
   readonly options: ClusterOptions;
   faults: FaultRates;
+  /** Node options used at the next (re)start; a restart may change them, as an operator would. */
+  raftOptions: Omit<RaftConfig, "id" | "seed">;
   now = 0;
   private queue: Envelope[] = [];
   private sequence = 0;
@@ -87,6 +89,7 @@ export class Cluster {
     this.options = options;
     this.prng = new Prng(options.seed);
     this.faults = { ...options.faults };
+    this.raftOptions = { ...options.raft };
     for (const id of options.nodeIds) {
       const node = new SimNode(id, options.confState);
       this.nodes.set(id, node);
@@ -210,8 +213,14 @@ export class Cluster {
 
   private deliver(m: Message): void {
     const target = this.nodes.get(m.to);
-    if (target === undefined || target.node === null || this.blocked.has(m.from + ">" + m.to)) return;
-    this.trace(`${m.from}->${m.to} ${describe(m)}`);
+    if (target === undefined) return;
+    if (target.node === null || this.blocked.has(m.from + ">" + m.to)) {
+      if (this.options.trace !== undefined) {
+        this.trace(`${m.from}->${m.to} ${describe(m)} (${target.node === null ? "down" : "blocked"})`);
+      }
+      return;
+    }
+    if (this.options.trace !== undefined) this.trace(`${m.from}->${m.to} ${describe(m)}`);
     this.guard(m.to, (raw) => raw.step(m));
   }
 
@@ -238,7 +247,7 @@ export class Cluster {
       if (!raw.hasReady()) return;
       const ready = this.guard(node.id, (r) => r.ready());
       if (typeof ready === "string") return;
-      this.checker.onPersist(raw.raft, ready.entries);
+      this.checker.onPersist(raw.raft, node.storage, ready.entries);
       for (const m of ready.messages) this.send(m);
       const delay =
         this.faults.syncDelayMaxSteps > 0 ? this.prng.int(0, this.faults.syncDelayMaxSteps + 1) : 0;
@@ -284,7 +293,7 @@ export class Cluster {
   private start(node: SimNode): void {
     node.incarnation++;
     const config: RaftConfig = {
-      ...this.options.raft,
+      ...this.raftOptions,
       id: node.id,
       seed: (this.options.seed * 31 + node.incarnation * 1009 + hashId(node.id)) % 0x1f_ffff_ffff_ffff,
     };

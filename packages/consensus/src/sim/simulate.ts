@@ -140,6 +140,13 @@ class Run {
     const cluster = this.cluster;
     cluster.heal();
     cluster.faults = { loss: 0, duplicate: 0, delayMaxSteps: 1, syncDelayMaxSteps: 1 };
+    if (!cluster.raftOptions.preVote) {
+      // Without PreVote a node holding an uncommitted configuration that leaves out the only viable
+      // candidate can out-campaign it forever (seed 2853). Raft's answer is PreVote (thesis §9.6):
+      // restart every node with it, as an operator would.
+      cluster.raftOptions = { ...cluster.raftOptions, preVote: true };
+      for (const id of cluster.nodes.keys()) cluster.crash(id);
+    }
     for (let step = 0; step < liveness_steps_max && cluster.checker.violation === null; step++) {
       this.keepMembersUp();
       if (step % 20 === 0) this.propose();
