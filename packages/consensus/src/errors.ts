@@ -1,7 +1,7 @@
 /**
  * Typed errors with stable codes. Callers test `error.code`, never `instanceof` or the message.
  * An expected operating condition (a compacted index, a proposal to a follower) is a RaftError with
- * its own code; a broken invariant is a RaftError with code INVARIANT and must stop the process.
+ * its own code; a broken invariant is a RaftError with code INVARIANT and must stop the node loudly.
  */
 
 /** Every stable error code of the consensus package, with a one-line meaning. */

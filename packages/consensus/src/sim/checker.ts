@@ -31,6 +31,11 @@ export class Checker {
   private readonly appliedKeys = new Map<number, string>();
   private readonly appliedHashes = new Map<number, number>();
 
+  /** How many terms had a leader. */
+  leaderTerms(): number {
+    return this.leaders.size;
+  }
+
   fail(invariant: string, detail: string): void {
     if (this.violation === null) this.violation = { step: this.step, invariant, detail };
   }

@@ -3,7 +3,7 @@
  * failing seed; `sim --seed S [--trace]` replays one seed exactly. The last line of stdout is always
  * `N seeds, V violations`; the exit code is 1 when V > 0. Time it with `time`: the output has no clock.
  */
-import { formatViolation, runSeeds } from "./run.js";
+import { formatStats, formatViolation, runSeeds } from "./run.js";
 import { simulate } from "./simulate.js";
 
 interface CliOptions {
@@ -42,15 +42,14 @@ function main(): void {
   if (options.seed !== null) {
     const result = simulate(options.seed, options.trace ? { trace: out } : {});
     out(formatViolation(result));
-    out(
-      `seed ${result.seed}: steps=${result.steps} acknowledged=${result.acknowledged} committed=${result.committed}`,
-    );
+    out(`seed ${result.seed}: steps=${result.steps} committed=${result.committed} ${result.summary}`);
+    out(formatStats(result.acknowledged, result.stats));
     out(`1 seeds, ${result.violation === null ? 0 : 1} violations`);
     process.exitCode = result.violation === null ? 0 : 1;
     return;
   }
   const report = runSeeds({ firstSeed: options.first, count: options.seeds, onViolation: out });
-  out(`${report.acknowledged} proposals acknowledged`);
+  out(formatStats(report.acknowledged, report.stats));
   out(`${report.seeds} seeds, ${report.violations} violations`);
   process.exitCode = report.violations === 0 ? 0 : 1;
 }

@@ -81,6 +81,8 @@ export class Cluster {
   /** Node options used at the next (re)start; a restart may change them, as an operator would. */
   raftOptions: Omit<RaftConfig, "id" | "seed">;
   now = 0;
+  /** What the run exercised, to show that the checkers were not idle. */
+  readonly stats = { crashes: 0, partitions: 0, messagesDelivered: 0, messagesDropped: 0, snapshotsSent: 0 };
   private queue: Envelope[] = [];
   private sequence = 0;
   private readonly blocked = new Set<string>();
@@ -134,6 +136,7 @@ export class Cluster {
         this.block(y, x);
       }
     }
+    this.stats.partitions++;
     this.trace(`partition ${a.join(",")} | ${b.join(",")}`);
   }
 
@@ -155,6 +158,7 @@ export class Cluster {
     node.node = null;
     node.pending = null;
     node.readStates = [];
+    this.stats.crashes++;
     this.trace(`crash ${id}`);
   }
 
@@ -215,18 +219,24 @@ export class Cluster {
     const target = this.nodes.get(m.to);
     if (target === undefined) return;
     if (target.node === null || this.blocked.has(m.from + ">" + m.to)) {
+      this.stats.messagesDropped++;
       if (this.options.trace !== undefined) {
         this.trace(`${m.from}->${m.to} ${describe(m)} (${target.node === null ? "down" : "blocked"})`);
       }
       return;
     }
+    this.stats.messagesDelivered++;
+    if (m.type === "snap") this.stats.snapshotsSent++;
     if (this.options.trace !== undefined) this.trace(`${m.from}->${m.to} ${describe(m)}`);
     this.guard(m.to, (raw) => raw.step(m));
   }
 
   private send(m: Message): void {
     const faults = this.faults;
-    if (faults.loss > 0 && this.prng.chance(faults.loss)) return;
+    if (faults.loss > 0 && this.prng.chance(faults.loss)) {
+      this.stats.messagesDropped++;
+      return;
+    }
     const copies = faults.duplicate > 0 && this.prng.chance(faults.duplicate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const delay = faults.delayMaxSteps > 0 ? this.prng.int(0, faults.delayMaxSteps + 1) : 0;

@@ -2,7 +2,7 @@
  * Runs many seeds and reports the failing ones; the CLI and the tests share it.
  */
 import type { RaftFactory } from "../rawnode.js";
-import type { SeedResult } from "./simulate.js";
+import type { SeedResult, SeedStats } from "./simulate.js";
 import { simulate } from "./simulate.js";
 
 /** Options of a multi-seed run. */
@@ -22,6 +22,17 @@ export interface SeedsReport {
   readonly violations: number;
   readonly failures: readonly SeedResult[];
   readonly acknowledged: number;
+  /** Totals over every seed. */
+  readonly stats: SeedStats;
+}
+
+/** One line of totals (deterministic, so a replay prints the same). */
+export function formatStats(acknowledged: number, stats: SeedStats): string {
+  return (
+    `acknowledged=${acknowledged} leaderTerms=${stats.leaderTerms} crashes=${stats.crashes} ` +
+    `partitions=${stats.partitions} snapshotsSent=${stats.snapshotsSent} confChanges=${stats.confChanges} ` +
+    `delivered=${stats.messagesDelivered} dropped=${stats.messagesDropped}`
+  );
 }
 
 /** The line printed for a failing seed. */
@@ -36,6 +47,15 @@ export function runSeeds(options: RunSeedsOptions): SeedsReport {
   const failures: SeedResult[] = [];
   let acknowledged = 0;
   let seeds = 0;
+  const stats = {
+    leaderTerms: 0,
+    crashes: 0,
+    partitions: 0,
+    snapshotsSent: 0,
+    confChanges: 0,
+    messagesDelivered: 0,
+    messagesDropped: 0,
+  };
   for (let seed = options.firstSeed; seed < options.firstSeed + options.count; seed++) {
     const result = simulate(
       seed,
@@ -43,11 +63,12 @@ export function runSeeds(options: RunSeedsOptions): SeedsReport {
     );
     seeds++;
     acknowledged += result.acknowledged;
+    for (const key of Object.keys(stats) as (keyof SeedStats)[]) stats[key] += result.stats[key];
     if (result.violation !== null) {
       failures.push(result);
       options.onViolation?.(formatViolation(result));
       if (options.stopAtFirst === true) break;
     }
   }
-  return { seeds, violations: failures.length, failures, acknowledged };
+  return { seeds, violations: failures.length, failures, acknowledged, stats };
 }

@@ -25,6 +25,19 @@ export interface SeedResult {
   readonly committed: number;
   readonly steps: number;
   readonly summary: string;
+  /** What the seed exercised. */
+  readonly stats: SeedStats;
+}
+
+/** Counts of what one seed exercised. */
+export interface SeedStats {
+  readonly leaderTerms: number;
+  readonly crashes: number;
+  readonly partitions: number;
+  readonly snapshotsSent: number;
+  readonly confChanges: number;
+  readonly messagesDelivered: number;
+  readonly messagesDropped: number;
 }
 
 /** Options of one simulation run. */
@@ -106,6 +119,11 @@ export function simulate(seed: number, options: SimulateOptions = {}): SeedResul
     acknowledged: run.acknowledged.size,
     committed: leader === null ? 0 : leader.raft.log.committed,
     steps: cluster.now,
+    stats: {
+      ...cluster.stats,
+      leaderTerms: cluster.checker.leaderTerms(),
+      confChanges: run.confChanges,
+    },
     summary: `nodes=${scenario.nodeIds.length} voters=${scenario.voters.length} loss=${scenario.faults.loss.toFixed(2)} preVote=${scenario.preVote} checkQuorum=${scenario.checkQuorum}`,
   };
 }
@@ -113,6 +131,7 @@ export function simulate(seed: number, options: SimulateOptions = {}): SeedResul
 /** The state of one run: proposals in flight and acknowledged, retired nodes, pending reads. */
 class Run {
   readonly acknowledged = new Set<string>();
+  confChanges = 0;
   private proposalCount = 0;
   /** Nodes removed from the configuration; never added again. */
   private readonly retired = new Set<NodeId>();
@@ -241,6 +260,7 @@ class Run {
     const result = cluster.guard(leader.id, (raw) => raw.proposeConfChange(change));
     if (typeof result !== "string") {
       cluster.trace(`${leader.id} proposes ${change.type} ${change.nodeId} at ${result.index}`);
+      this.confChanges++;
       if (change.type === "removeNode") this.retired.add(change.nodeId);
     }
     cluster.processAll();
