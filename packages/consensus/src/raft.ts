@@ -202,7 +202,7 @@ export class Raft {
     if (last !== null) this.log.unstable.stableTo(last.index, last.term);
     if (this.role !== "leader") return;
     const self = this.progress.get(this.id);
-    if (self !== undefined && self.maybeUpdate(this.log.stableLastIndex()) && this.maybeCommit()) {
+    if (self?.maybeUpdate(this.log.stableLastIndex()) && this.maybeCommit()) {
       this.afterCommit();
     }
   }
