@@ -248,8 +248,24 @@ export function verifyBlockStructure(
   verifier: Verifier,
   options: VerifyBlockOptions = {},
 ): Hash[] {
+  verifyChaining(block.header, previous);
+  return verifyBlockContents(block, verifier, options);
+}
+
+/**
+ * The part of verifyBlockStructure that needs no previous block: transaction count, every transaction
+ * on the block's chain and live at its time, no transaction twice, both Merkle roots, the proposer's
+ * signature and every transaction's signatures (skipping ids `isVerified` vouches for). A follower runs
+ * it on a block before acknowledging it, and checks the chaining when it applies the block. Returns the
+ * transaction ids in block order.
+ */
+export function verifyBlockContents(
+  block: Block,
+  verifier: Verifier,
+  options: VerifyBlockOptions = {},
+): Hash[] {
   const header = block.header;
-  verifyChaining(header, previous);
+  parseBlockHeader(header);
   if (block.txs.length > block_txs_max || block.results.length !== block.txs.length) {
     throw blockError("a block has at most block_txs_max transactions and one result each", "txs");
   }

@@ -618,6 +618,27 @@ export class MemoryStateStore implements StateStore {
     return this.seen.size;
   }
 
+  /** An independent copy: writes to either store never show in the other (rows are stored as copies). */
+  clone(): MemoryStateStore {
+    const out = new MemoryStateStore();
+    out.chain = copy(this.chain);
+    copyMap(this.identities, out.identities);
+    copyMap(this.keyOwners, out.keyOwners);
+    copyMap(this.members, out.members);
+    copyMap(this.proposals, out.proposals);
+    copyMap(this.votes, out.votes);
+    copyMap(this.patients, out.patients);
+    copyMap(this.records, out.records);
+    copyMap(this.consents, out.consents);
+    copyMap(this.emergencies, out.emergencies);
+    copyMap(this.seen, out.seen);
+    copyListMap(this.recordsByPatient, out.recordsByPatient);
+    copyListMap(this.consentsByPatient, out.consentsByPatient);
+    copyListMap(this.emergenciesByPatient, out.emergenciesByPatient);
+    copyListMap(this.auditByPatient, out.auditByPatient);
+    return out;
+  }
+
   private consentRows(patient: Did): ConsentRow[] {
     return (this.consentsByPatient.get(patient) ?? []).map((key) => this.consents.get(key) as ConsentRow);
   }
@@ -657,6 +678,16 @@ function appendIndex<K, V>(index: Map<K, V[]>, key: K, value: V): void {
 }
 
 /** A deep copy of a row (plain objects, arrays, Uint8Array and primitives only). */
+// Rows in a MemoryStateStore are never mutated in place (put stores a copy, get returns a copy), so a
+// clone may share them; only the lists that grow in place are copied.
+function copyMap<K, V>(from: Map<K, V>, to: Map<K, V>): void {
+  for (const [key, value] of from) to.set(key, value);
+}
+
+function copyListMap<K, V>(from: Map<K, V[]>, to: Map<K, V[]>): void {
+  for (const [key, list] of from) to.set(key, list.slice());
+}
+
 function copy<T>(value: T): T {
   return copyValue(value) as T;
 }
