@@ -39,6 +39,8 @@ export interface ClusterOptions {
   /** Take a snapshot and compact once this many applied entries follow the last snapshot. */
   readonly snapshotEveryEntries: number;
   readonly raftFactory?: RaftFactory;
+  /** Run the safety checkers (default true; the benchmark turns them off to time the core). */
+  readonly check?: boolean;
   /** Receives one line per event, for golden transcripts and replay. */
   readonly trace?: (line: string) => void;
 }
@@ -86,12 +88,14 @@ export class Cluster {
   private queue: Envelope[] = [];
   private sequence = 0;
   private readonly blocked = new Set<string>();
+  private readonly checking: boolean;
 
   constructor(options: ClusterOptions) {
     this.options = options;
     this.prng = new Prng(options.seed);
     this.faults = { ...options.faults };
     this.raftOptions = { ...options.raft };
+    this.checking = options.check ?? true;
     for (const id of options.nodeIds) {
       const node = new SimNode(id, options.confState);
       this.nodes.set(id, node);
@@ -186,7 +190,7 @@ export class Cluster {
     this.deliverDue();
     for (const node of this.live()) this.guard(node.id, (raw) => raw.tick());
     this.processAll();
-    this.checker.afterStep(this.live().map((node) => node.raft));
+    if (this.checking) this.checker.afterStep(this.live().map((node) => node.raft));
   }
 
   /** Runs the Ready loops without ticking or delivering (after a client operation). */
@@ -201,7 +205,7 @@ export class Cluster {
       this.queue = [];
       for (const envelope of due) this.deliver(envelope.message);
       this.processAll();
-      this.checker.afterStep(this.live().map((node) => node.raft));
+      if (this.checking) this.checker.afterStep(this.live().map((node) => node.raft));
     }
   }
 
@@ -257,7 +261,7 @@ export class Cluster {
       if (!raw.hasReady()) return;
       const ready = this.guard(node.id, (r) => r.ready());
       if (typeof ready === "string") return;
-      this.checker.onPersist(raw.raft, node.storage, ready.entries);
+      if (this.checking) this.checker.onPersist(raw.raft, node.storage, ready.entries);
       for (const m of ready.messages) this.send(m);
       const delay =
         this.faults.syncDelayMaxSteps > 0 ? this.prng.int(0, this.faults.syncDelayMaxSteps + 1) : 0;
@@ -279,12 +283,12 @@ export class Cluster {
     for (const m of ready.messagesAfterPersist) this.send(m);
     if (ready.snapshot !== null) {
       node.machine = StateMachine.decode(ready.snapshot.data);
-      this.checker.onSnapshotApplied(node.id, ready.snapshot);
+      if (this.checking) this.checker.onSnapshotApplied(node.id, ready.snapshot);
     }
     for (const entry of ready.committedEntries) {
       if (entry.index <= node.machine.appliedIndex) continue;
       node.machine.apply(entry);
-      this.checker.onApply(raw.raft, entry, node.machine);
+      if (this.checking) this.checker.onApply(raw.raft, entry, node.machine);
     }
     for (const state of ready.readStates) node.readStates.push(state);
     this.guard(node.id, (r) => r.advance());
