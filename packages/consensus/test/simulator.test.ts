@@ -5,7 +5,7 @@
  * replays exactly.
  */
 import { describe, expect, it } from "vitest";
-import { formatViolation, runSeeds, simulate } from "../src/sim/index.js";
+import { formatViolation, runCommand, runSeeds, simulate } from "../src/sim/index.js";
 
 describe("simulator", () => {
   it("1,000 seeds run with 0 violations", () => {
@@ -41,5 +41,22 @@ describe("simulator", () => {
       sizes.add(nodes.size);
     }
     expect([...sizes].sort()).toEqual([3, 4, 5, 6, 7]);
+  });
+
+  it("the command replays --seed S with identical output, and ends with the verdict line", () => {
+    const run = (argv: string[]): { lines: string[]; code: number } => {
+      const lines: string[] = [];
+      const code = runCommand(argv, (line) => lines.push(line));
+      return { lines, code };
+    };
+    const first = run(["--seed", "77", "--trace"]);
+    const second = run(["--seed", "77", "--trace"]);
+    expect(second).toEqual(first);
+    expect(first.code).toBe(0);
+    expect(first.lines.at(-1)).toBe("1 seeds, 0 violations");
+    const many = run(["--seeds", "20", "--first", "100"]);
+    expect(many.lines.at(-1)).toBe("20 seeds, 0 violations");
+    expect(many.code).toBe(0);
+    expect(run(["--bogus"]).code).toBe(2);
   });
 });
