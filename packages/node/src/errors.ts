@@ -20,6 +20,12 @@ export const NODE_ERROR_CODES = {
   REQUEST_FAILED: "the request stream failed before a response arrived",
   BUSY: "too many operations are in flight",
   NODE_INVARIANT: "an invariant of the node does not hold (a bug, not bad input)",
+  WIRE_INVALID: "a message from a peer is malformed, out of bounds or for another chain",
+  MEMPOOL_FULL: "the mempool is full: try again later",
+  TX_INVALID: "a transaction failed decoding, its chain, liveness or signature checks",
+  TX_COMMITTED: "the transaction is already committed",
+  NOT_LEADER: "this node is not the leader",
+  LEDGER_DIVERGED: "a committed block does not match this node's state (a bug or a faulty leader)",
 } as const;
 
 /** A stable error code of the node package. */

@@ -1,0 +1,661 @@
+/**
+ * The ledger node: the driver that runs the consensus core over a transport and a store. It ticks the
+ * core on an injectable clock, steps validated peer messages into it, honours each Ready (send, persist
+ * with one synced write, send what depended on it, apply committed blocks, advance), builds blocks from
+ * the mempool when it leads, and reconciles the Raft membership with the members' nodes in the state.
+ *
+ * Blocks and Raft: the leader proposes a block only when every entry of its log is applied, so each
+ * block is built on exactly the state its predecessors leave, and at most one block is in flight. Its
+ * header binds the Raft term and index it was proposed at; a block committed anywhere else is refused.
+ */
+import {
+  type ConfState,
+  decodeConfChange,
+  type Entry,
+  type Message,
+  NO_NODE,
+  RaftError,
+  RawNode,
+  type Ready,
+  type Role,
+  raftConfig,
+} from "@medledger/consensus";
+import {
+  applyBlock,
+  type Block,
+  type BlockHeader,
+  type BlockOutcome,
+  blockHash,
+  bytesEqual,
+  computeResultRoot,
+  computeTxRoot,
+  decodeBlock,
+  encodeBlock,
+  type Genesis,
+  type Hash,
+  isProtocolError,
+  type LedgerEvent,
+  nobleVerifier,
+  parseGenesis,
+  type Signer,
+  signBlockHeader,
+  toHex,
+  type Verifier,
+  verifyBlockContents,
+} from "@medledger/protocol";
+import { decode as decodeCbor, encode as encodeCbor } from "cborg";
+import { invariant, NodeError } from "../errors.js";
+import { type Logger, silentLogger } from "../logger.js";
+import { type Clock, systemClock } from "./clock.js";
+import {
+  block_time_drift_max_ms,
+  gossip_batch_delay_ms,
+  gossip_batch_txs_max,
+  ledger_block_bytes_max,
+  ledger_block_txs_max,
+  regossip_txs_max,
+} from "./limits.js";
+import { type AddOutcome, Mempool } from "./mempool.js";
+import type { LedgerStore, StoredTx } from "./store.js";
+import { checkRaftMessageShape, decodeRaftMessage, encodeRaftMessage } from "./wire.js";
+
+/** How the ledger reaches its peers; peers are named by their node DIDs. */
+export interface LedgerTransport {
+  /** Queues a direct frame for `to` without blocking; false when it was dropped. */
+  send(to: string, frame: Uint8Array): boolean;
+  /** Sets the handler of direct frames. */
+  onDirect(handler: (from: string, frame: Uint8Array) => void): void;
+  /** Gossips a payload to every peer. */
+  publish(payload: Uint8Array): void;
+  /** Sets the handler of gossip payloads. */
+  onGossip(handler: (from: string, payload: Uint8Array) => void): void;
+  /** Reports a peer that broke the wire protocol (the transport may disconnect it). */
+  reportMisbehaviour?(peer: string, reason: string): void;
+}
+
+/** The options of a LedgerNode. */
+export interface LedgerNodeOptions {
+  readonly genesis: Genesis;
+  /** This node's key: its DID names the node in Raft, and it signs the node's blocks. */
+  readonly signer: Signer;
+  readonly store: LedgerStore;
+  readonly transport: LedgerTransport;
+  readonly clock?: Clock;
+  readonly verifier?: Verifier;
+  readonly logger?: Logger;
+  /** Length of one Raft tick. */
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  /** Seed of the Raft election jitter (defaults to one derived from the node's DID). */
+  readonly seed?: number;
+  /** Entries a learner may lag the leader's commit and still be promoted to voter. */
+  readonly promoteLagEntries?: number;
+}
+
+/** What a committed block did, for listeners. */
+export interface CommittedBlock {
+  readonly block: Block;
+  readonly hash: Hash;
+  readonly ids: readonly Hash[];
+  readonly outcome: BlockOutcome;
+}
+
+/** The node's view of the cluster, for status endpoints and tests. */
+export interface LedgerStatus {
+  readonly node: string;
+  readonly role: Role;
+  readonly term: number;
+  readonly leader: string;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly height: number;
+  readonly blockHash: string;
+  readonly appHash: string;
+  readonly voters: readonly string[];
+  readonly learners: readonly string[];
+  readonly mempoolSize: number;
+}
+
+const DEFAULT_TICK_MS = 100;
+const DEFAULT_ELECTION_TICKS = 10;
+const DEFAULT_HEARTBEAT_TICKS = 1;
+const DEFAULT_PROMOTE_LAG_ENTRIES = 16;
+
+/** One node of the replicated ledger. */
+export class LedgerNode {
+  /** This node's DID (its Raft id). */
+  readonly id: string;
+  readonly mempool: Mempool;
+  private readonly genesis: Genesis;
+  private readonly store: LedgerStore;
+  private readonly transport: LedgerTransport;
+  private readonly clock: Clock;
+  private readonly verifier: Verifier;
+  private readonly signer: Signer;
+  private readonly logger: Logger;
+  private readonly rawNode: RawNode;
+  private readonly tickMs: number;
+  private readonly promoteLagEntries: number;
+  private stopTicker: (() => void) | null = null;
+  private stopGossipTimer: (() => void) | null = null;
+  private scheduled = false;
+  private running = false;
+  private halted: Error | null = null;
+  private role: Role = "follower";
+  private leader: string = NO_NODE;
+  private gossipQueue: Uint8Array[] = [];
+  private readonly blockListeners = new Set<(block: CommittedBlock) => void>();
+  private readonly waiters = new Map<string, Array<(tx: StoredTx) => void>>();
+
+  constructor(options: LedgerNodeOptions) {
+    this.genesis = parseGenesis(options.genesis);
+    this.id = options.signer.did;
+    this.store = options.store;
+    this.transport = options.transport;
+    this.clock = options.clock ?? systemClock;
+    this.verifier = options.verifier ?? nobleVerifier;
+    this.signer = options.signer;
+    this.logger = (options.logger ?? silentLogger).child({ module: "ledger", node: this.id.slice(-8) });
+    this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
+    this.promoteLagEntries = options.promoteLagEntries ?? DEFAULT_PROMOTE_LAG_ENTRIES;
+    this.mempool = new Mempool({
+      chain: this.genesis.chain,
+      verifier: this.verifier,
+      now: () => this.clock.now(),
+      isCommitted: (id) => this.store.state.hasSeen(id) || this.store.getTx(id) !== null,
+      onExpired: (txs) => this.logger.warn("transactions expired in the mempool", { count: txs.length }),
+    });
+    this.rawNode = new RawNode({
+      config: raftConfig({
+        id: this.id,
+        seed: options.seed ?? seedFromId(this.id),
+        electionTicks: options.electionTicks ?? DEFAULT_ELECTION_TICKS,
+        heartbeatTicks: options.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS,
+      }),
+      storage: this.store.raft,
+    });
+  }
+
+  /** Starts ticking and serving peers. */
+  start(): void {
+    if (this.running) throw new NodeError("ALREADY_STARTED", "the ledger node is already running");
+    this.running = true;
+    this.transport.onDirect((from, frame) => this.onDirect(from, frame));
+    this.transport.onGossip((from, payload) => this.onGossip(from, payload));
+    this.stopTicker = this.clock.every(this.tickMs, () => {
+      if (!this.running) return;
+      this.rawNode.tick();
+      this.schedule();
+    });
+    this.stopGossipTimer = this.clock.every(gossip_batch_delay_ms, () => this.flushGossip());
+    this.schedule();
+  }
+
+  /** Stops ticking and serving; pending work is dropped (Raft recovers it from storage). */
+  stop(): void {
+    this.running = false;
+    this.stopTicker?.();
+    this.stopGossipTimer?.();
+    this.stopTicker = null;
+    this.stopGossipTimer = null;
+  }
+
+  /** The error that halted this node (a broken invariant), or null while it is healthy. */
+  get haltedBy(): Error | null {
+    return this.halted;
+  }
+
+  /**
+   * Offers an encoded signed transaction: verified once, queued, gossiped in a batch. Idempotent by id.
+   * Throws TX_INVALID or MEMPOOL_FULL.
+   */
+  submit(encoded: Uint8Array): AddOutcome {
+    this.assertHealthy();
+    const outcome = this.mempool.add(encoded);
+    if (outcome.status === "accepted") {
+      this.gossipQueue.push(encoded);
+      if (this.gossipQueue.length >= gossip_batch_txs_max) this.flushGossip();
+      this.schedule();
+    }
+    return outcome;
+  }
+
+  /** Resolves with the committed transaction `id` once it is applied here, or rejects after `timeoutMs`. */
+  waitForTx(id: Hash, timeoutMs: number): Promise<StoredTx> {
+    const committed = this.store.getTx(id);
+    if (committed !== null) return Promise.resolve(committed);
+    const key = toHex(id);
+    return new Promise((resolve, reject) => {
+      const list = this.waiters.get(key) ?? [];
+      const cancel = this.clock.after(timeoutMs, () => {
+        const remaining = (this.waiters.get(key) ?? []).filter((waiter) => waiter !== done);
+        if (remaining.length === 0) this.waiters.delete(key);
+        else this.waiters.set(key, remaining);
+        reject(
+          new NodeError("NETWORK_TIMEOUT", `transaction ${key} was not committed within ${timeoutMs} ms`),
+        );
+      });
+      const done = (tx: StoredTx): void => {
+        cancel();
+        resolve(tx);
+      };
+      list.push(done);
+      this.waiters.set(key, list);
+    });
+  }
+
+  /** The committed transaction `id` with its position and result, or null. */
+  committedTx(id: Hash): StoredTx | null {
+    return this.store.getTx(id);
+  }
+
+  /** The committed block at `height` and its encoding, or null. */
+  committedBlock(height: number): { block: Block; encoded: Uint8Array } | null {
+    return this.store.getBlock(height);
+  }
+
+  /** Calls `listener` with every block this node applies; returns a function that unsubscribes. */
+  onBlock(listener: (block: CommittedBlock) => void): () => void {
+    this.blockListeners.add(listener);
+    return () => this.blockListeners.delete(listener);
+  }
+
+  /** The node's view of the cluster. */
+  status(): LedgerStatus {
+    const raft = this.rawNode.status();
+    const tip = this.store.tip();
+    return {
+      node: this.id,
+      role: raft.role,
+      term: raft.term,
+      leader: raft.lead,
+      commitIndex: raft.commit,
+      appliedIndex: tip.appliedIndex,
+      height: tip.height,
+      blockHash: toHex(tip.hash),
+      appHash: toHex(tip.appHash),
+      voters: raft.confState.voters,
+      learners: raft.confState.learners,
+      mempoolSize: this.mempool.size,
+    };
+  }
+
+  /** Starts an election now (tests and operators). */
+  campaign(): void {
+    this.rawNode.campaign();
+    this.schedule();
+  }
+
+  /** Asks the leader to hand leadership to `to`. */
+  transferLeadership(to: string): void {
+    this.rawNode.transferLeader(to);
+    this.schedule();
+  }
+
+  // ---- Inputs -----------------------------------------------------------------------------------
+
+  private onDirect(from: string, frame: Uint8Array): void {
+    if (!this.running || this.halted !== null) return;
+    let message: Message;
+    try {
+      message = decodeRaftMessage(frame);
+      checkRaftMessageShape(message);
+      if (message.from !== from)
+        throw new NodeError("WIRE_INVALID", "a peer sent a message in another's name");
+      if (message.to !== this.id) throw new NodeError("WIRE_INVALID", "a message for another node");
+      this.checkAppendedBlocks(message);
+    } catch (error) {
+      this.reject(from, error);
+      return;
+    }
+    try {
+      this.rawNode.step(message);
+    } catch (error) {
+      if (!(error instanceof RaftError) || error.code === "INVARIANT") throw error;
+      this.logger.debug("the consensus core refused a message", { from, code: error.code });
+    }
+    this.schedule();
+  }
+
+  private onGossip(from: string, payload: Uint8Array): void {
+    if (!this.running || this.halted !== null) return;
+    let batch: unknown;
+    try {
+      batch = decodeCbor(payload, { strict: true, useMaps: false, allowUndefined: false });
+    } catch (error) {
+      this.reject(from, error);
+      return;
+    }
+    if (!Array.isArray(batch) || batch.length > gossip_batch_txs_max) {
+      this.reject(from, new NodeError("WIRE_INVALID", "a gossip batch is a bounded list of transactions"));
+      return;
+    }
+    let refused = 0;
+    for (const item of batch) {
+      if (!(item instanceof Uint8Array)) {
+        refused++;
+        continue;
+      }
+      try {
+        this.mempool.add(item);
+      } catch {
+        refused++; // invalid, expired or no room: the submitter's node answers for it
+      }
+    }
+    if (refused > 0) this.logger.debug("gossiped transactions refused", { from, refused });
+    this.schedule();
+  }
+
+  private reject(peer: string, error: unknown): void {
+    const reason = error instanceof Error ? error.message : String(error);
+    this.logger.warn("refused a message from a peer", { peer, reason });
+    this.transport.reportMisbehaviour?.(peer, reason);
+  }
+
+  /**
+   * Before a follower acknowledges appended blocks it checks everything that needs no state: encoding,
+   * Merkle roots, the proposer's signature and every transaction's signatures (those its mempool
+   * verified are skipped). Chaining and the app hash are checked when the block is applied.
+   */
+  private checkAppendedBlocks(message: Message): void {
+    for (const entry of message.entries) {
+      if (entry.type !== "normal" || entry.data.length === 0) continue;
+      const block = decodeBlock(entry.data);
+      this.checkBlockBinding(block.header, entry);
+      if (block.header.time > this.clock.now() + block_time_drift_max_ms) {
+        throw new NodeError("WIRE_INVALID", "a block's time is too far in the future");
+      }
+      const ids = verifyBlockContents(block, this.verifier, {
+        isVerified: (id) => this.mempool.isVerified(id),
+      });
+      for (const id of ids) this.mempool.markVerified(id);
+    }
+  }
+
+  private checkBlockBinding(header: BlockHeader, entry: Entry): void {
+    if (header.chain !== this.genesis.chain) throw new NodeError("WIRE_INVALID", "a block for another chain");
+    if (header.raftIndex !== entry.index || header.raftTerm !== entry.term) {
+      throw new NodeError("WIRE_INVALID", "a block is not bound to the Raft entry that carries it");
+    }
+  }
+
+  // ---- The loop ---------------------------------------------------------------------------------
+
+  private schedule(): void {
+    if (this.scheduled || !this.running) return;
+    this.scheduled = true;
+    this.clock.defer(() => {
+      this.scheduled = false;
+      this.process();
+    });
+  }
+
+  private process(): void {
+    if (!this.running || this.halted !== null) return;
+    try {
+      do {
+        while (this.rawNode.hasReady()) this.handleReady(this.rawNode.ready());
+      } while (this.lead());
+    } catch (error) {
+      this.halt(error);
+    }
+  }
+
+  private handleReady(ready: Ready): void {
+    this.sendAll(ready.messages);
+    if (ready.snapshot !== null) {
+      throw new NodeError("NODE_INVARIANT", "state snapshots are not supported by this node yet");
+    }
+    if (ready.hardState !== null || ready.entries.length > 0) {
+      this.store.persistRaft({ hardState: ready.hardState, entries: ready.entries, snapshot: null });
+    }
+    this.sendAll(ready.messagesAfterPersist);
+    for (const entry of ready.committedEntries) this.applyEntry(entry);
+    this.observeRole(ready.softState.role, ready.softState.lead);
+    this.rawNode.advance();
+  }
+
+  private sendAll(messages: readonly Message[]): void {
+    for (const message of messages) {
+      invariant(message.to !== this.id, "the consensus core never addresses itself");
+      this.transport.send(message.to, encodeRaftMessage(message));
+    }
+  }
+
+  private observeRole(role: Role, leader: string): void {
+    const leaderChanged = leader !== this.leader;
+    this.role = role;
+    this.leader = leader;
+    if (leaderChanged && leader !== NO_NODE) {
+      this.logger.info("leader known", { leader: leader.slice(-8), role });
+      this.regossip();
+    }
+  }
+
+  // ---- Applying -----------------------------------------------------------------------------------
+
+  private applyEntry(entry: Entry): void {
+    const tip = this.store.tip();
+    if (entry.index <= tip.appliedIndex) return; // applied before a restart
+    if (entry.type === "confChange") {
+      const change = decodeConfChange(entry.data);
+      this.logger.info("membership change applied", { type: change.type, node: change.nodeId.slice(-8) });
+      this.store.markApplied(entry.index);
+      return;
+    }
+    if (entry.data.length === 0) {
+      this.store.markApplied(entry.index);
+      return;
+    }
+    this.applyBlockEntry(entry);
+  }
+
+  private applyBlockEntry(entry: Entry): void {
+    const block = decodeBlock(entry.data);
+    const header = block.header;
+    const tip = this.store.tip();
+    const hash = blockHash(header);
+    if (header.height !== tip.height + 1 || !bytesEqual(header.prev, tip.hash)) {
+      throw new NodeError(
+        "LEDGER_DIVERGED",
+        `committed block ${header.height} does not follow ${tip.height}`,
+      );
+    }
+    if (header.raftIndex !== entry.index || header.raftTerm !== entry.term) {
+      throw new NodeError("LEDGER_DIVERGED", `block ${header.height} is not bound to its Raft entry`);
+    }
+    const ids = verifyBlockContents(block, this.verifier, {
+      isVerified: (id) => this.mempool.isVerified(id),
+    });
+    const outcome = this.store.commitBlock({
+      block,
+      encoded: entry.data,
+      ids,
+      raftIndex: entry.index,
+      apply: (state) => {
+        const result = applyBlock(state, {
+          chain: header.chain,
+          height: header.height,
+          time: header.time,
+          prevAppHash: tip.appHash,
+          txs: block.txs.map((signed, index) => ({ signed, id: ids[index] as Hash })),
+        });
+        if (!bytesEqual(result.appHash, header.appHash)) {
+          throw new NodeError("LEDGER_DIVERGED", `block ${header.height}: the app hash differs from ours`);
+        }
+        if (!bytesEqual(computeResultRoot(result.results), header.resultRoot)) {
+          throw new NodeError("LEDGER_DIVERGED", `block ${header.height}: the results differ from ours`);
+        }
+        return result;
+      },
+    });
+    this.mempool.remove(ids);
+    this.afterCommit({ block, hash, ids, outcome });
+  }
+
+  private afterCommit(committed: CommittedBlock): void {
+    for (const listener of this.blockListeners) listener(committed);
+    for (const id of committed.ids) {
+      const key = toHex(id);
+      const waiting = this.waiters.get(key);
+      if (waiting === undefined) continue;
+      this.waiters.delete(key);
+      const stored = this.store.getTx(id);
+      invariant(stored !== null, "a committed transaction is stored");
+      for (const resolve of waiting) resolve(stored);
+    }
+    if (committed.outcome.events.some((event: LedgerEvent) => event.type === "membership")) {
+      this.logger.info("the members changed", { height: committed.block.header.height });
+    }
+  }
+
+  // ---- Leading ------------------------------------------------------------------------------------
+
+  /** When leading with the whole log applied: reconciles membership, else proposes a block. True if it proposed. */
+  private lead(): boolean {
+    if (this.role !== "leader") return false;
+    const status = this.rawNode.status();
+    if (status.leadTransferee !== NO_NODE) return false;
+    if (this.store.tip().appliedIndex !== status.lastIndex) return false;
+    if (this.reconcileMembership(status.confState, status.commit, status.progress)) return true;
+    return this.proposeBlock(status.term, status.lastIndex + 1);
+  }
+
+  private reconcileMembership(
+    confState: ConfState,
+    commit: number,
+    progress: ReturnType<RawNode["status"]>["progress"],
+  ): boolean {
+    const wanted = new Set(this.store.state.listMembers().flatMap((member) => member.nodes));
+    const change = nextConfChange(confState, wanted, (learner) => {
+      const match = progress.get(learner)?.match ?? 0;
+      return commit - match <= this.promoteLagEntries;
+    });
+    if (change === null) return false;
+    try {
+      this.rawNode.proposeConfChange(change);
+      this.logger.info("proposed a membership change", { type: change.type, node: change.nodeId.slice(-8) });
+      return true;
+    } catch (error) {
+      if (error instanceof RaftError && error.code !== "INVARIANT") return false;
+      throw error;
+    }
+  }
+
+  private proposeBlock(term: number, index: number): boolean {
+    const tip = this.store.tip();
+    const time = Math.max(this.clock.now(), tip.time);
+    const pending = this.mempool.take({
+      time,
+      txsMax: ledger_block_txs_max,
+      bytesMax: ledger_block_bytes_max,
+    });
+    const txs = pending.filter((tx) => !this.store.state.hasSeen(tx.id));
+    if (txs.length < pending.length)
+      this.mempool.remove(pending.filter((tx) => !txs.includes(tx)).map((tx) => tx.id));
+    if (txs.length === 0) return false;
+    const outcome = this.store.dryRun((state) =>
+      applyBlock(state, {
+        chain: this.genesis.chain,
+        height: tip.height + 1,
+        time,
+        prevAppHash: tip.appHash,
+        txs: txs.map((tx) => ({ signed: tx.signed, id: tx.id })),
+      }),
+    );
+    const header: BlockHeader = {
+      v: 1,
+      chain: this.genesis.chain,
+      height: tip.height + 1,
+      prev: tip.hash,
+      time,
+      proposer: this.id,
+      txRoot: computeTxRoot(txs.map((tx) => tx.signed)),
+      resultRoot: computeResultRoot(outcome.results),
+      appHash: outcome.appHash,
+      raftTerm: term,
+      raftIndex: index,
+    };
+    const block: Block = {
+      header,
+      sig: signBlockHeader(header, this.signer),
+      txs: txs.map((tx) => tx.signed),
+      results: outcome.results,
+    };
+    try {
+      const proposed = this.rawNode.propose(encodeBlock(block));
+      invariant(proposed.index === index && proposed.term === term, "a block lands where it was built for");
+    } catch (error) {
+      if (error instanceof RaftError && error.code !== "INVARIANT") return false; // e.g. dropped: stays in the mempool
+      throw error;
+    }
+    this.logger.debug("proposed a block", { height: header.height, txs: txs.length });
+    return true;
+  }
+
+  // ---- Gossip -------------------------------------------------------------------------------------
+
+  private flushGossip(): void {
+    if (this.gossipQueue.length === 0 || !this.running) return;
+    const batch = this.gossipQueue.splice(0, gossip_batch_txs_max);
+    this.transport.publish(encodeCbor(batch));
+    if (this.gossipQueue.length > 0) this.clock.defer(() => this.flushGossip());
+  }
+
+  /** After a leader change, offers every waiting transaction again so the new leader has them. */
+  private regossip(): void {
+    const pending = this.mempool.pending(regossip_txs_max);
+    for (let start = 0; start < pending.length; start += gossip_batch_txs_max) {
+      const batch = pending.slice(start, start + gossip_batch_txs_max).map((tx) => tx.encoded);
+      this.transport.publish(encodeCbor(batch));
+    }
+  }
+
+  private assertHealthy(): void {
+    if (this.halted !== null)
+      throw new NodeError("LEDGER_DIVERGED", `this node halted: ${this.halted.message}`);
+    if (!this.running) throw new NodeError("NOT_STARTED", "the ledger node is not running");
+  }
+
+  private halt(error: unknown): void {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    this.halted = failure;
+    this.logger.error("the ledger halted", { reason: failure.message });
+    this.stop();
+    if (!(failure instanceof NodeError) && !isProtocolError(failure) && !(failure instanceof RaftError))
+      throw failure;
+  }
+}
+
+/**
+ * The next single-server change that moves the Raft configuration towards the wanted voters: add a
+ * missing node as a learner, promote a learner that has caught up, remove a node no member names.
+ * Removals come last so the cluster never shrinks below what it is growing to.
+ */
+export function nextConfChange(
+  confState: ConfState,
+  wanted: ReadonlySet<string>,
+  caughtUp: (learner: string) => boolean,
+): { type: "addLearner" | "addVoter" | "removeNode"; nodeId: string } | null {
+  const present = new Set([...confState.voters, ...confState.learners]);
+  for (const node of [...wanted].sort()) {
+    if (!present.has(node)) return { type: "addLearner", nodeId: node };
+  }
+  for (const learner of confState.learners) {
+    if (wanted.has(learner) && caughtUp(learner)) return { type: "addVoter", nodeId: learner };
+  }
+  for (const node of [...present].sort()) {
+    if (!wanted.has(node)) return { type: "removeNode", nodeId: node };
+  }
+  return null;
+}
+
+function seedFromId(id: string): number {
+  let hash = 2166136261;
+  for (let index = 0; index < id.length; index++) {
+    hash ^= id.charCodeAt(index);
+    hash = Math.imul(hash, 16777619) >>> 0;
+  }
+  return hash;
+}

@@ -1,0 +1,46 @@
+/**
+ * Limits of the ledger (the replicated state machine around the consensus core). Re-exported by the
+ * package's limits module; relations asserted at load.
+ */
+import { proposal_bytes_max } from "@medledger/consensus";
+import { limits as protocolLimits } from "@medledger/protocol";
+
+const { block_bytes_max, block_txs_max, tx_bytes_max } = protocolLimits;
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Most entries one Raft message may carry on the wire. */
+export const raft_message_entries_max = 4096;
+/** Longest ReadIndex context string on the wire. */
+export const raft_context_bytes_max = 256;
+/** Largest encoded block the leader proposes: one Raft proposal, less a margin. */
+export const ledger_block_bytes_max = Math.min(block_bytes_max, proposal_bytes_max) - 4 * KiB;
+/** Most transactions the leader puts in one block. */
+export const ledger_block_txs_max = Math.min(block_txs_max, 2048);
+/** Most transactions waiting in the mempool. */
+export const mempool_txs_max = 50_000;
+/** Most bytes of transactions waiting in the mempool. */
+export const mempool_bytes_max = 64 * MiB;
+/** Most transaction ids remembered as verified (their signatures checked once). */
+export const verified_ids_max = 200_000;
+/** Most transactions in one gossip batch. */
+export const gossip_batch_txs_max = 512;
+/** Longest a transaction waits to be gossiped in a batch. */
+export const gossip_batch_delay_ms = 5;
+/** Most pending transactions re-gossiped after a leader change. */
+export const regossip_txs_max = 10_000;
+/** How far in the future a block's time may be ahead of a follower's clock. */
+export const block_time_drift_max_ms = 30_000;
+
+assertLimit(ledger_block_bytes_max >= 64 * tx_bytes_max, "a block holds at least 64 maximal transactions");
+assertLimit(
+  mempool_bytes_max >= mempool_txs_max * 512,
+  "the mempool's bytes fit its count at 512 bytes each",
+);
+assertLimit(verified_ids_max >= mempool_txs_max, "every mempool transaction can be remembered as verified");
+assertLimit(regossip_txs_max <= mempool_txs_max, "re-gossip is bounded by the mempool");
+
+function assertLimit(condition: boolean, what: string): void {
+  if (!condition) throw new Error(`medledger ledger limits are inconsistent: ${what}`);
+}

@@ -1,0 +1,184 @@
+/**
+ * What the ledger needs from storage: the Raft log (read port plus an atomic, synced persist), the
+ * committed state, the blocks, and two ways to run the rules: a dry run on a throwaway copy (the leader
+ * executing a candidate block) and an atomic commit (apply, store the block and its results, record the
+ * applied Raft index, all or nothing). MemoryLedgerStore serves tests and in-process demos; the SQLite
+ * store serves real nodes.
+ */
+import {
+  bootstrapSnapshot,
+  type ConfState,
+  type Entry,
+  type HardState,
+  MemoryStorage,
+  type Snapshot,
+  type Storage,
+} from "@medledger/consensus";
+import {
+  applyGenesis,
+  type Block,
+  type BlockHeader,
+  type BlockOutcome,
+  blockHash,
+  encodeSignedTx,
+  type Genesis,
+  type Hash,
+  MemoryStateStore,
+  type StateStore,
+  type TxResult,
+  toHex,
+} from "@medledger/protocol";
+import { invariant } from "../errors.js";
+
+/** What a Ready asks to persist, in one synced write. */
+export interface RaftPersist {
+  readonly hardState: HardState | null;
+  readonly entries: readonly Entry[];
+  readonly snapshot: Snapshot | null;
+}
+
+/** The last applied block and Raft index. */
+export interface LedgerTip {
+  /** Height of the last applied block (0 after genesis). */
+  readonly height: number;
+  /** Its header, or null at genesis. */
+  readonly header: BlockHeader | null;
+  /** Its hash (32 zero bytes at genesis). */
+  readonly hash: Hash;
+  /** Its time (the genesis time at genesis). */
+  readonly time: number;
+  /** The app hash after it. */
+  readonly appHash: Hash;
+  /** The last Raft index applied (blocks, no-ops and conf changes alike). */
+  readonly appliedIndex: number;
+}
+
+/** A committed transaction: where it is and what it did. */
+export interface StoredTx {
+  readonly id: Hash;
+  readonly height: number;
+  readonly txIndex: number;
+  readonly encoded: Uint8Array;
+  readonly result: TxResult;
+}
+
+/** A block to commit atomically with the state transition `apply` makes. */
+export interface CommitBlock {
+  readonly block: Block;
+  readonly encoded: Uint8Array;
+  readonly ids: readonly Hash[];
+  readonly raftIndex: number;
+  /** Runs the rules on the committed state (inside the store's transaction). */
+  readonly apply: (state: StateStore) => BlockOutcome;
+}
+
+/** The storage a LedgerNode runs on. */
+export interface LedgerStore {
+  /** The Raft log's read port, handed to the consensus core. */
+  readonly raft: Storage;
+  /** The committed state (read it; write only through commitBlock). */
+  readonly state: StateStore;
+  /** Persists a Ready's snapshot, entries and hard state in one synced write. */
+  persistRaft(persist: RaftPersist): void;
+  /** The last applied block and Raft index. */
+  tip(): LedgerTip;
+  /** Runs `fn` on a throwaway copy of the committed state. */
+  dryRun<T>(fn: (state: StateStore) => T): T;
+  /** Applies a committed block: state transition, block, transactions and applied index, all or nothing. */
+  commitBlock(commit: CommitBlock): BlockOutcome;
+  /** Records that a Raft entry carrying no block (a no-op or a conf change) was applied. */
+  markApplied(raftIndex: number): void;
+  /** The block at `height` and its encoding, or null. */
+  getBlock(height: number): { block: Block; encoded: Uint8Array } | null;
+  /** A committed transaction by id, or null. */
+  getTx(id: Hash): StoredTx | null;
+}
+
+/** The initial Raft configuration of a chain: every founding member's nodes are voters. */
+export function genesisConfState(genesis: Genesis): ConfState {
+  const voters = genesis.members.flatMap((member) => member.nodes).sort();
+  return { voters, learners: [] };
+}
+
+/** A LedgerStore in memory (tests, simulations, demos): nothing survives the process. */
+export class MemoryLedgerStore implements LedgerStore {
+  readonly raft: MemoryStorage;
+  private memoryState: MemoryStateStore;
+  private readonly blocks: Array<{ block: Block; encoded: Uint8Array }> = [];
+  private readonly txs = new Map<string, StoredTx>();
+  private current: LedgerTip;
+
+  /** A store at the genesis of `genesis`, with the founders' nodes as the Raft voters. */
+  constructor(genesis: Genesis) {
+    this.raft = new MemoryStorage(bootstrapSnapshot(genesisConfState(genesis)));
+    this.memoryState = new MemoryStateStore();
+    const { appHash } = applyGenesis(this.memoryState, genesis);
+    this.current = {
+      height: 0,
+      header: null,
+      hash: new Uint8Array(32),
+      time: genesis.time,
+      appHash,
+      appliedIndex: 0,
+    };
+  }
+
+  get state(): StateStore {
+    return this.memoryState;
+  }
+
+  persistRaft(persist: RaftPersist): void {
+    if (persist.snapshot !== null) this.raft.applySnapshot(persist.snapshot);
+    this.raft.append(persist.entries);
+    if (persist.hardState !== null) this.raft.setHardState(persist.hardState);
+  }
+
+  tip(): LedgerTip {
+    return this.current;
+  }
+
+  dryRun<T>(fn: (state: StateStore) => T): T {
+    return fn(this.memoryState.clone());
+  }
+
+  commitBlock(commit: CommitBlock): BlockOutcome {
+    const header = commit.block.header;
+    invariant(header.height === this.current.height + 1, "a committed block follows the tip");
+    invariant(commit.raftIndex > this.current.appliedIndex, "the applied Raft index only grows");
+    const outcome = commit.apply(this.memoryState);
+    this.blocks.push({ block: commit.block, encoded: commit.encoded });
+    commit.block.txs.forEach((signed, txIndex) => {
+      const id = commit.ids[txIndex] as Hash;
+      const result = outcome.results[txIndex] as TxResult;
+      this.txs.set(toHex(id), {
+        id,
+        height: header.height,
+        txIndex,
+        encoded: encodeSignedTx(signed),
+        result,
+      });
+    });
+    this.current = {
+      height: header.height,
+      header,
+      hash: blockHash(header),
+      time: header.time,
+      appHash: outcome.appHash,
+      appliedIndex: commit.raftIndex,
+    };
+    return outcome;
+  }
+
+  markApplied(raftIndex: number): void {
+    invariant(raftIndex > this.current.appliedIndex, "the applied Raft index only grows");
+    this.current = { ...this.current, appliedIndex: raftIndex };
+  }
+
+  getBlock(height: number): { block: Block; encoded: Uint8Array } | null {
+    return this.blocks[height - 1] ?? null;
+  }
+
+  getTx(id: Hash): StoredTx | null {
+    return this.txs.get(toHex(id)) ?? null;
+  }
+}

@@ -1,0 +1,160 @@
+// An in-process cluster of LedgerNodes on a ManualClock and an in-memory transport hub that can drop,
+// partition and isolate. It runs the production LedgerNode unchanged; only the wire is simulated.
+
+import {
+  encodeSignedTx,
+  type Genesis,
+  keyPairFromSecretKey,
+  type Signer,
+  sha256,
+  signTx,
+  type TxBodies,
+  type TxKind,
+  utf8,
+} from "@medledger/protocol";
+import { nodeSigner } from "@medledger/protocol/node";
+import { ManualClock } from "../src/ledger/clock.js";
+import { LedgerNode, type LedgerTransport } from "../src/ledger/ledger-node.js";
+import { MemoryLedgerStore } from "../src/ledger/store.js";
+
+export const CHAIN = "ledger-test";
+export const T0 = 1_800_000_000_000;
+
+/** A deterministic signer named `name`. */
+export function signerOf(name: string): Signer {
+  return nodeSigner(sha256(utf8(`medledger-test:${name}`)));
+}
+
+/** Routes frames between nodes of one process; `cut(a, b)` drops a→b frames. */
+export class Hub {
+  private readonly handlers = new Map<string, (from: string, frame: Uint8Array) => void>();
+  private readonly gossipHandlers = new Map<string, (from: string, payload: Uint8Array) => void>();
+  private readonly cuts = new Set<string>();
+  delivered = 0;
+
+  constructor(private readonly clock: ManualClock) {}
+
+  /** The transport of node `id`. */
+  transport(id: string): LedgerTransport {
+    return {
+      send: (to, frame) => {
+        if (this.cuts.has(`${id}>${to}`)) return true;
+        this.clock.defer(() => {
+          if (this.cuts.has(`${id}>${to}`)) return;
+          this.delivered++;
+          this.handlers.get(to)?.(id, frame);
+        });
+        return true;
+      },
+      onDirect: (handler) => this.handlers.set(id, handler),
+      publish: (payload) => {
+        for (const [peer, handler] of this.gossipHandlers) {
+          if (peer === id || this.cuts.has(`${id}>${peer}`)) continue;
+          this.clock.defer(() => handler(id, payload));
+        }
+      },
+      onGossip: (handler) => this.gossipHandlers.set(id, handler),
+    };
+  }
+
+  /** Drops every frame from a to b (one way). */
+  cut(a: string, b: string): void {
+    this.cuts.add(`${a}>${b}`);
+  }
+
+  /** Cuts `id` off from every other node in both directions. */
+  isolate(id: string, others: readonly string[]): void {
+    for (const other of others) {
+      if (other === id) continue;
+      this.cut(id, other);
+      this.cut(other, id);
+    }
+  }
+
+  /** Heals every cut. */
+  heal(): void {
+    this.cuts.clear();
+  }
+}
+
+/** A cluster of `size` founding members with one node each. */
+export class Cluster {
+  readonly clock = new ManualClock(T0);
+  readonly hub = new Hub(this.clock);
+  readonly genesis: Genesis;
+  readonly members: Signer[];
+  readonly nodeSigners: Signer[];
+  readonly nodes: LedgerNode[];
+  private nonce = 0;
+
+  constructor(size: number) {
+    this.members = Array.from({ length: size }, (_, index) => signerOf(`member-${index}`));
+    this.nodeSigners = Array.from({ length: size }, (_, index) => signerOf(`node-${index}`));
+    this.genesis = {
+      chain: CHAIN,
+      time: T0,
+      members: this.members.map((member, index) => ({
+        member: member.did,
+        nodes: [(this.nodeSigners[index] as Signer).did],
+      })),
+    };
+    this.nodes = this.nodeSigners.map((signer) => this.makeNode(signer));
+  }
+
+  /** A new LedgerNode for `signer` on a fresh memory store. */
+  makeNode(signer: Signer): LedgerNode {
+    return new LedgerNode({
+      genesis: this.genesis,
+      signer,
+      store: new MemoryLedgerStore(this.genesis),
+      transport: this.hub.transport(signer.did),
+      clock: this.clock,
+      tickMs: 100,
+    });
+  }
+
+  /** Starts every node. */
+  start(): void {
+    for (const node of this.nodes) node.start();
+  }
+
+  /** Stops every node. */
+  stop(): void {
+    for (const node of this.nodes) node.stop();
+  }
+
+  /** Advances simulated time until `done()` holds, in steps of `stepMs`; throws after `limitMs`. */
+  runUntil(done: () => boolean, limitMs = 60_000, stepMs = 10): void {
+    for (let elapsed = 0; elapsed <= limitMs; elapsed += stepMs) {
+      if (done()) return;
+      this.clock.advance(stepMs);
+    }
+    throw new Error(`condition not reached within ${limitMs} simulated ms`);
+  }
+
+  /** The current leader, if exactly one node leads. */
+  leader(): LedgerNode | null {
+    const leaders = this.nodes.filter((node) => node.status().role === "leader");
+    return leaders.length === 1 ? (leaders[0] as LedgerNode) : null;
+  }
+
+  /** An encoded transaction of `kind` by `signer`, live for an hour. */
+  tx<K extends TxKind>(kind: K, signer: Signer, body: TxBodies[K]): Uint8Array {
+    const signed = signTx(
+      {
+        v: 1,
+        chain: CHAIN,
+        kind,
+        signer: signer.did,
+        nonce: this.nonce++,
+        expires: this.clock.now() + 3_600_000,
+        body,
+      },
+      [signer],
+    );
+    return encodeSignedTx(signed);
+  }
+}
+
+/** Keeps keyPairFromSecretKey reachable for tests that need raw keys. */
+export const keyPair = keyPairFromSecretKey;
