@@ -4,7 +4,6 @@
 import {
   encodeSignedTx,
   type Genesis,
-  keyPairFromSecretKey,
   type Signer,
   sha256,
   signTx,
@@ -113,6 +112,20 @@ export class Cluster {
     });
   }
 
+  /** The signer of founding member `index`. */
+  member(index: number): Signer {
+    const member = this.members[index];
+    if (member === undefined) throw new Error(`no member ${index}`);
+    return member;
+  }
+
+  /** Node `index`. */
+  node(index: number): LedgerNode {
+    const node = this.nodes[index];
+    if (node === undefined) throw new Error(`no node ${index}`);
+    return node;
+  }
+
   /** Starts every node. */
   start(): void {
     for (const node of this.nodes) node.start();
@@ -155,6 +168,3 @@ export class Cluster {
     return encodeSignedTx(signed);
   }
 }
-
-/** Keeps keyPairFromSecretKey reachable for tests that need raw keys. */
-export const keyPair = keyPairFromSecretKey;

@@ -100,3 +100,68 @@ describe("LedgerNode in process", () => {
     expect(chainOf(old)).toEqual(chainOf(others[0] as LedgerNode));
   });
 });
+
+describe("LedgerNode membership", () => {
+  it("admits a member voted in: its node joins as a learner, catches up and becomes a voter", () => {
+    const c = new Cluster(3);
+    cluster = c;
+    c.start();
+    c.runUntil(() => c.leader() !== null);
+    // Some history for the newcomer to catch up on.
+    for (let index = 0; index < 20; index++) {
+      (c.nodes[index % 3] as LedgerNode).submit(c.tx("patient.register", signerOf(`history-${index}`), {}));
+    }
+    c.runUntil(() => c.nodes.every((node) => node.mempool.size === 0 && node.status().height > 0));
+
+    const newMember = signerOf("member-new");
+    const newNodeSigner = signerOf("node-new");
+    const proposal = c.tx("member.propose", c.member(0), {
+      action: "add",
+      member: newMember.did,
+      nodes: [newNodeSigner.did],
+      deadline: c.clock.now() + 86_400_000,
+    });
+    const first = c.nodes[0] as LedgerNode;
+    first.submit(proposal);
+    const proposalId = decodeSignedTxWithId(proposal).id;
+    c.runUntil(() => first.committedTx(proposalId) !== null);
+    (c.nodes[1] as LedgerNode).submit(
+      c.tx("member.vote", c.member(1), { proposal: proposalId, approve: true }),
+    );
+    const newcomer = c.makeNode(newNodeSigner);
+    c.nodes.push(newcomer);
+    newcomer.start();
+    c.runUntil(() => c.nodes.every((node) => node.status().voters.includes(newNodeSigner.did)), 120_000);
+    c.runUntil(() => new Set(c.nodes.map((node) => chainOf(node).join())).size === 1);
+    expect(newcomer.status().learners).toEqual([]);
+    // The grown cluster still commits.
+    newcomer.submit(c.tx("patient.register", signerOf("after-join"), {}));
+    const height = first.status().height;
+    c.runUntil(() => c.nodes.every((node) => node.status().height === height + 1));
+  });
+
+  it("removes a member voted out: its node leaves the Raft configuration", () => {
+    const c = new Cluster(3);
+    cluster = c;
+    c.start();
+    c.runUntil(() => c.leader() !== null);
+    const leaving = c.member(2);
+    const proposal = c.tx("member.propose", c.member(0), {
+      action: "remove",
+      member: leaving.did,
+      nodes: [],
+      deadline: c.clock.now() + 86_400_000,
+    });
+    const first = c.nodes[0] as LedgerNode;
+    first.submit(proposal);
+    const proposalId = decodeSignedTxWithId(proposal).id;
+    c.runUntil(() => first.committedTx(proposalId) !== null);
+    first.submit(c.tx("member.vote", c.member(1), { proposal: proposalId, approve: true }));
+    const removed = c.node(2).id;
+    const stay = c.nodes.slice(0, 2);
+    c.runUntil(() => stay.every((node) => !node.status().voters.includes(removed)), 120_000);
+    stay[0]?.submit(c.tx("patient.register", signerOf("after-removal"), {}));
+    const height = stay[0]?.status().height ?? 0;
+    c.runUntil(() => stay.every((node) => node.status().height === height + 1));
+  });
+});
