@@ -26,6 +26,16 @@ export const NODE_ERROR_CODES = {
   TX_COMMITTED: "the transaction is already committed",
   NOT_LEADER: "this node is not the leader",
   LEDGER_DIVERGED: "a committed block does not match this node's state (a bug or a faulty leader)",
+  STORAGE_CORRUPT: "the chain database is damaged or is not a chain database",
+  STORAGE_FULL: "the disk holding the chain database is full: free space, then restart the node",
+  STORAGE_IO: "the operating system failed a read or write of the chain database",
+  STORAGE_CLOSED: "the chain database is closed",
+  STORAGE_READONLY: "the chain database was opened read-only",
+  MIGRATION_FAILED: "a schema migration failed, was rewritten, or the database is newer than this code",
+  NOT_EMPTY: "the operation needs an empty chain database (or state) and this one holds data",
+  BLOCK_NOT_NEXT: "the block does not follow the stored tip, or a block at its height or hash exists",
+  APP_HASH_MISMATCH: "applying a committed block gave another app hash than its header",
+  STATE_CHUNK_INVALID: "a state snapshot chunk is malformed, out of order or does not match the tip",
 } as const;
 
 /** A stable error code of the node package. */

@@ -5,3 +5,4 @@ export * from "./errors.js";
 export * as limits from "./limits.js";
 export * from "./logger.js";
 export * from "./network/index.js";
+export * from "./storage/index.js";

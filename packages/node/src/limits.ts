@@ -96,3 +96,36 @@ assertLimit(misbehaving_peer_ban_ms > redial_backoff_initial_ms, "a ban outlasts
 function assertLimit(condition: boolean, what: string): void {
   if (!condition) throw new Error(`medledger node limits are inconsistent: ${what}`);
 }
+
+// Storage (SQLite chain database).
+
+/** How long a SQLite statement waits for a lock held by another connection before it fails. */
+export const sqlite_busy_timeout_ms = 5 * SECOND_MS;
+/** Most recent Raft entries (with their data) kept in memory by the SQLite Raft storage. */
+export const raft_entry_cache_entries_max = 4096;
+/** Most bytes of entry data kept in memory by the SQLite Raft storage's entry cache. */
+export const raft_entry_cache_bytes_max = 64 * MiB;
+/** Most recent Raft entry terms kept in memory (numbers only: the hot path of term()). */
+export const raft_term_cache_entries_max = 65_536;
+/** Largest Raft snapshot data kept in the chain database (metadata only: the state moves in chunks). */
+export const raft_snapshot_data_bytes_max = 1 * MiB;
+/** Most blocks one range query returns. */
+export const blocks_range_max = 256;
+/** Most bytes of encoded blocks one range query returns (always at least one block). */
+export const blocks_range_bytes_max = 12 * MiB;
+/** Smallest chunk of an exported state a caller may ask for, in bytes. */
+export const state_chunk_bytes_min = 64 * KiB;
+/** Largest chunk of an exported state, in bytes (one chunk travels in one response). */
+export const state_chunk_bytes_max = 8 * MiB;
+/** Largest encoded row of a state table, in bytes (a consent naming 64 records is about 10 KiB). */
+export const state_row_bytes_max = 32 * KiB;
+/** Most chunks one state import accepts. */
+export const state_import_chunks_max = 1_000_000;
+
+assertLimit(raft_entry_cache_bytes_max >= direct_frame_bytes_max, "the entry cache holds a maximal entry");
+assertLimit(raft_term_cache_entries_max >= raft_entry_cache_entries_max, "terms outlive their entries");
+assertLimit(blocks_range_bytes_max >= 8 * MiB + 64 * KiB, "a block range carries a full block");
+assertLimit(blocks_range_bytes_max + 64 * KiB <= response_bytes_max, "a block range fits one response");
+assertLimit(state_chunk_bytes_min <= state_chunk_bytes_max, "state chunk bounds are ordered");
+assertLimit(state_chunk_bytes_max + 64 * KiB <= response_bytes_max, "a state chunk fits one response");
+assertLimit(state_row_bytes_max * 2 <= state_chunk_bytes_min, "a chunk holds at least two maximal rows");

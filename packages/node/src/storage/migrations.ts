@@ -1,0 +1,201 @@
+/**
+ * The chain database's schema, as numbered migrations. Migration N is never rewritten once released:
+ * a change is a new migration N+1. The `migrations` table records each applied number with the
+ * sha256 of its SQL, so that a rewritten migration is caught when a database is opened.
+ *
+ * Tables are STRICT (SQLite checks every column's type); hashes are BLOBs, times and heights INTEGERs,
+ * lists of DIDs, categories, purposes and record ids are JSON arrays in TEXT columns. Every state table
+ * has an explicit `seq` rowid: the insertion order (a tie-break among equal positions) and the
+ * cursor of state export; it survives VACUUM and is carried by export and import.
+ */
+
+/** One migration: its number (dense from 1) and the SQL that moves the schema from N-1 to N. */
+export type Migration = readonly [number: number, sql: string];
+
+const RAFT = `
+CREATE TABLE raft_entries (
+  idx INTEGER PRIMARY KEY,
+  term INTEGER NOT NULL CHECK (term >= 0),
+  type INTEGER NOT NULL CHECK (type IN (0, 1)),
+  data BLOB NOT NULL
+) STRICT;
+CREATE TABLE raft_state (
+  id INTEGER PRIMARY KEY CHECK (id = 0),
+  term INTEGER NOT NULL,
+  vote TEXT NOT NULL,
+  [commit] INTEGER NOT NULL
+) STRICT;
+CREATE TABLE raft_snapshot (
+  id INTEGER PRIMARY KEY CHECK (id = 0),
+  idx INTEGER NOT NULL,
+  term INTEGER NOT NULL,
+  conf_state TEXT NOT NULL CHECK (json_valid(conf_state)),
+  data BLOB NOT NULL
+) STRICT;
+`;
+
+const CHAIN = `
+CREATE TABLE blocks (
+  height INTEGER PRIMARY KEY CHECK (height >= 1),
+  hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),
+  header BLOB NOT NULL,
+  sig BLOB NOT NULL,
+  time INTEGER NOT NULL,
+  tx_count INTEGER NOT NULL,
+  raft_index INTEGER NOT NULL,
+  encoded BLOB NOT NULL
+) STRICT;
+CREATE TABLE txs (
+  id BLOB PRIMARY KEY CHECK (length(id) = 32),
+  height INTEGER NOT NULL REFERENCES blocks (height),
+  tx_index INTEGER NOT NULL,
+  signed BLOB NOT NULL,
+  result BLOB NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX txs_by_position ON txs (height, tx_index);
+CREATE TABLE applied (
+  id INTEGER PRIMARY KEY CHECK (id = 0),
+  raft_index INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  block_hash BLOB NOT NULL,
+  app_hash BLOB NOT NULL
+) STRICT;
+`;
+
+const STATE = `
+CREATE TABLE chain (
+  id INTEGER PRIMARY KEY CHECK (id = 0),
+  chain TEXT NOT NULL,
+  genesis_time INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  time INTEGER NOT NULL,
+  app_hash BLOB NOT NULL
+) STRICT;
+CREATE TABLE identities (
+  seq INTEGER PRIMARY KEY,
+  did TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('member', 'node', 'provider', 'patient')),
+  key TEXT NOT NULL,
+  member TEXT,
+  status TEXT NOT NULL CHECK (status IN ('active', 'suspended')),
+  license_hash BLOB
+) STRICT;
+CREATE TABLE key_owners (
+  seq INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  owner TEXT NOT NULL
+) STRICT;
+CREATE TABLE members (
+  seq INTEGER PRIMARY KEY,
+  did TEXT NOT NULL UNIQUE,
+  nodes TEXT NOT NULL CHECK (json_type(nodes) = 'array'),
+  admitted_height INTEGER NOT NULL
+) STRICT;
+CREATE TABLE proposals (
+  seq INTEGER PRIMARY KEY,
+  id BLOB NOT NULL UNIQUE,
+  proposer TEXT NOT NULL,
+  action TEXT NOT NULL CHECK (action IN ('add', 'remove', 'update')),
+  member TEXT NOT NULL,
+  nodes TEXT NOT NULL CHECK (json_type(nodes) = 'array'),
+  deadline INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('open', 'passed')),
+  approvals INTEGER NOT NULL,
+  rejections INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  tx_index INTEGER NOT NULL
+) STRICT;
+CREATE TABLE votes (
+  seq INTEGER PRIMARY KEY,
+  proposal BLOB NOT NULL,
+  voter TEXT NOT NULL,
+  approve INTEGER NOT NULL CHECK (approve IN (0, 1)),
+  height INTEGER NOT NULL,
+  UNIQUE (proposal, voter)
+) STRICT;
+CREATE TABLE patients (
+  seq INTEGER PRIMARY KEY,
+  did TEXT NOT NULL UNIQUE,
+  guardians TEXT NOT NULL CHECK (json_type(guardians) = 'array'),
+  threshold INTEGER NOT NULL,
+  emergency_scope TEXT CHECK (emergency_scope IS NULL OR json_type(emergency_scope) = 'array')
+) STRICT;
+CREATE TABLE records (
+  seq INTEGER PRIMARY KEY,
+  record TEXT NOT NULL UNIQUE,
+  patient TEXT NOT NULL,
+  holder TEXT NOT NULL,
+  provider TEXT NOT NULL,
+  category TEXT NOT NULL,
+  format TEXT NOT NULL,
+  content_hash BLOB NOT NULL,
+  erased INTEGER NOT NULL CHECK (erased IN (0, 1)),
+  erased_at INTEGER,
+  anchor_tx BLOB NOT NULL,
+  height INTEGER NOT NULL,
+  tx_index INTEGER NOT NULL
+) STRICT;
+CREATE INDEX records_by_patient ON records (patient, height, tx_index);
+CREATE TABLE consents (
+  seq INTEGER PRIMARY KEY,
+  id BLOB NOT NULL UNIQUE,
+  patient TEXT NOT NULL,
+  grantee TEXT NOT NULL,
+  categories TEXT NOT NULL CHECK (json_type(categories) = 'array'),
+  records TEXT NOT NULL CHECK (json_type(records) = 'array'),
+  purposes TEXT NOT NULL CHECK (json_type(purposes) = 'array'),
+  not_before INTEGER NOT NULL,
+  expires INTEGER NOT NULL,
+  revoked_at INTEGER,
+  height INTEGER NOT NULL,
+  tx_index INTEGER NOT NULL
+) STRICT;
+CREATE INDEX consents_by_patient ON consents (patient, height, tx_index);
+CREATE INDEX consents_by_grantee ON consents (patient, grantee, height, tx_index);
+CREATE TABLE emergencies (
+  seq INTEGER PRIMARY KEY,
+  id BLOB NOT NULL UNIQUE,
+  provider TEXT NOT NULL,
+  patient TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  from_time INTEGER NOT NULL,
+  until INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  tx_index INTEGER NOT NULL
+) STRICT;
+CREATE INDEX emergencies_by_patient ON emergencies (patient, height, tx_index);
+CREATE INDEX emergencies_by_provider ON emergencies (patient, provider, height, tx_index);
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY,
+  tx BLOB NOT NULL,
+  height INTEGER NOT NULL,
+  tx_index INTEGER NOT NULL,
+  time INTEGER NOT NULL,
+  provider TEXT NOT NULL,
+  patient TEXT NOT NULL,
+  category TEXT NOT NULL,
+  record TEXT,
+  purpose TEXT NOT NULL,
+  decision TEXT NOT NULL CHECK (decision IN ('permitted', 'emergency', 'denied')),
+  code TEXT NOT NULL,
+  cites BLOB,
+  flagged INTEGER NOT NULL CHECK (flagged IN (0, 1))
+) STRICT;
+CREATE INDEX audit_by_patient ON audit (patient, height, tx_index);
+CREATE TABLE seen (
+  seq INTEGER PRIMARY KEY,
+  id BLOB NOT NULL UNIQUE,
+  expires INTEGER NOT NULL
+) STRICT;
+CREATE INDEX seen_by_expires ON seen (expires);
+`;
+
+/**
+ * Every migration, in order. Append only: never edit or renumber a released entry (the database
+ * records each one's hash and refuses to open when an applied migration's SQL changed).
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  [1, RAFT],
+  [2, CHAIN],
+  [3, STATE],
+];

@@ -1,0 +1,530 @@
+/**
+ * The protocol's StateStore over the chain database's state tables. Every query is served by an index
+ * (see STATE_SQL and the EXPLAIN QUERY PLAN test) and answers exactly as MemoryStateStore does: rows
+ * are fresh objects (hashes as plain Uint8Arrays, absent values as null), ordered tables are ordered by
+ * (height, txIndex) then insertion order, and pages carry the same cursors.
+ *
+ * Writes are not transactions of their own: the caller (BlockStore.applyCommittedBlock) wraps a whole
+ * block in one SQLite transaction.
+ */
+import {
+  type AuditRow,
+  type ChainState,
+  type ConsentRow,
+  check,
+  type Did,
+  type EmergencyRow,
+  type Hash,
+  type IdentityRow,
+  invariant,
+  limits,
+  type MemberRow,
+  type Page,
+  type PageRequest,
+  type PatientRow,
+  type Position,
+  type ProposalRow,
+  type RecordId,
+  type RecordRow,
+  type StateStore,
+  type VoteRow,
+} from "@medledger/protocol";
+import type Database from "better-sqlite3";
+import { bytes, bytesOrNull, list, parseList } from "./sql.js";
+
+/** Every statement of the state store, by name: prepared once; the query plan test reads them. */
+export const STATE_SQL = {
+  getChain: "SELECT chain, genesis_time, height, time, app_hash FROM chain WHERE id = 0",
+  putChain: `INSERT INTO chain (id, chain, genesis_time, height, time, app_hash) VALUES (0, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, genesis_time = excluded.genesis_time,
+    height = excluded.height, time = excluded.time, app_hash = excluded.app_hash`,
+  getIdentity: "SELECT did, role, key, member, status, license_hash FROM identities WHERE did = ?",
+  putIdentity: `INSERT INTO identities (did, role, key, member, status, license_hash) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (did) DO UPDATE SET role = excluded.role, key = excluded.key, member = excluded.member,
+    status = excluded.status, license_hash = excluded.license_hash`,
+  getKeyOwner: "SELECT owner FROM key_owners WHERE key = ?",
+  putKeyOwner: `INSERT INTO key_owners (key, owner) VALUES (?, ?)
+    ON CONFLICT (key) DO UPDATE SET owner = excluded.owner`,
+  getMember: "SELECT did, nodes, admitted_height FROM members WHERE did = ?",
+  putMember: `INSERT INTO members (did, nodes, admitted_height) VALUES (?, ?, ?)
+    ON CONFLICT (did) DO UPDATE SET nodes = excluded.nodes, admitted_height = excluded.admitted_height`,
+  deleteMember: "DELETE FROM members WHERE did = ?",
+  listMembers: "SELECT did, nodes, admitted_height FROM members ORDER BY did LIMIT ?",
+  countMembers: "SELECT count(*) AS n FROM members",
+  getProposal: `SELECT id, proposer, action, member, nodes, deadline, status, approvals, rejections, height,
+    tx_index FROM proposals WHERE id = ?`,
+  putProposal: `INSERT INTO proposals (id, proposer, action, member, nodes, deadline, status, approvals,
+    rejections, height, tx_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET proposer = excluded.proposer, action = excluded.action,
+    member = excluded.member, nodes = excluded.nodes, deadline = excluded.deadline,
+    status = excluded.status, approvals = excluded.approvals, rejections = excluded.rejections,
+    height = excluded.height, tx_index = excluded.tx_index`,
+  getVote: "SELECT proposal, voter, approve, height FROM votes WHERE proposal = ? AND voter = ?",
+  putVote: `INSERT INTO votes (proposal, voter, approve, height) VALUES (?, ?, ?, ?)
+    ON CONFLICT (proposal, voter) DO UPDATE SET approve = excluded.approve, height = excluded.height`,
+  getPatient: "SELECT did, guardians, threshold, emergency_scope FROM patients WHERE did = ?",
+  putPatient: `INSERT INTO patients (did, guardians, threshold, emergency_scope) VALUES (?, ?, ?, ?)
+    ON CONFLICT (did) DO UPDATE SET guardians = excluded.guardians, threshold = excluded.threshold,
+    emergency_scope = excluded.emergency_scope`,
+  getRecord: `SELECT record, patient, holder, provider, category, format, content_hash, erased, erased_at,
+    anchor_tx, height, tx_index FROM records WHERE record = ?`,
+  putRecord: `INSERT INTO records (record, patient, holder, provider, category, format, content_hash, erased,
+    erased_at, anchor_tx, height, tx_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (record) DO UPDATE SET patient = excluded.patient, holder = excluded.holder,
+    provider = excluded.provider, category = excluded.category, format = excluded.format,
+    content_hash = excluded.content_hash, erased = excluded.erased, erased_at = excluded.erased_at,
+    anchor_tx = excluded.anchor_tx, height = excluded.height, tx_index = excluded.tx_index`,
+  recordsOfPatient: `SELECT record, patient, holder, provider, category, format, content_hash, erased,
+    erased_at, anchor_tx, height, tx_index FROM records
+    WHERE patient = ? AND (height, tx_index) > (?, ?) ORDER BY height, tx_index, seq LIMIT ?`,
+  getConsent: `SELECT id, patient, grantee, categories, records, purposes, not_before, expires, revoked_at,
+    height, tx_index FROM consents WHERE id = ?`,
+  putConsent: `INSERT INTO consents (id, patient, grantee, categories, records, purposes, not_before, expires,
+    revoked_at, height, tx_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET patient = excluded.patient, grantee = excluded.grantee,
+    categories = excluded.categories, records = excluded.records, purposes = excluded.purposes,
+    not_before = excluded.not_before, expires = excluded.expires, revoked_at = excluded.revoked_at,
+    height = excluded.height, tx_index = excluded.tx_index`,
+  consentsOfPatient: `SELECT id, patient, grantee, categories, records, purposes, not_before, expires,
+    revoked_at, height, tx_index FROM consents
+    WHERE patient = ? AND (height, tx_index) > (?, ?) ORDER BY height, tx_index, seq LIMIT ?`,
+  liveConsents: `SELECT id, patient, grantee, categories, records, purposes, not_before, expires, revoked_at,
+    height, tx_index FROM consents INDEXED BY consents_by_grantee
+    WHERE patient = ? AND grantee IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL AND expires > ?
+    ORDER BY height, tx_index, seq LIMIT ?`,
+  endedConsents: `SELECT id, patient, grantee, categories, records, purposes, not_before, expires, revoked_at,
+    height, tx_index FROM consents INDEXED BY consents_by_grantee
+    WHERE patient = ? AND grantee IN (SELECT value FROM json_each(?))
+    AND (revoked_at IS NOT NULL OR expires <= ?)
+    ORDER BY height DESC, tx_index DESC, seq DESC LIMIT ?`,
+  getEmergency: `SELECT id, provider, patient, reason, from_time, until, height, tx_index FROM emergencies
+    WHERE id = ?`,
+  putEmergency: `INSERT INTO emergencies (id, provider, patient, reason, from_time, until, height, tx_index)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, patient = excluded.patient,
+    reason = excluded.reason, from_time = excluded.from_time, until = excluded.until,
+    height = excluded.height, tx_index = excluded.tx_index`,
+  activeEmergencies: `SELECT id, provider, patient, reason, from_time, until, height, tx_index
+    FROM emergencies INDEXED BY emergencies_by_provider
+    WHERE patient = ? AND provider = ? AND from_time <= ? AND until > ?
+    ORDER BY height, tx_index, seq LIMIT ?`,
+  latestEmergency: `SELECT id, provider, patient, reason, from_time, until, height, tx_index
+    FROM emergencies INDEXED BY emergencies_by_provider WHERE patient = ? AND provider = ?
+    ORDER BY height DESC, tx_index DESC, seq DESC LIMIT 1`,
+  emergenciesOfPatient: `SELECT id, provider, patient, reason, from_time, until, height, tx_index
+    FROM emergencies INDEXED BY emergencies_by_patient
+    WHERE patient = ? AND (height, tx_index) > (?, ?) ORDER BY height, tx_index, seq LIMIT ?`,
+  lastAudit: `SELECT height, tx_index FROM audit WHERE patient = ?
+    ORDER BY height DESC, tx_index DESC, seq DESC LIMIT 1`,
+  putAudit: `INSERT INTO audit (tx, height, tx_index, time, provider, patient, category, record, purpose,
+    decision, code, cites, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  auditOfPatient: `SELECT tx, height, tx_index, time, provider, patient, category, record, purpose, decision,
+    code, cites, flagged FROM audit
+    WHERE patient = ? AND (height, tx_index) > (?, ?) ORDER BY height, tx_index, seq LIMIT ?`,
+  hasSeen: "SELECT 1 AS found FROM seen WHERE id = ?",
+  putSeen:
+    "INSERT INTO seen (id, expires) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET expires = excluded.expires",
+  pruneSeen: "DELETE FROM seen WHERE expires < ?",
+} as const;
+
+/** The name of one statement of the state store. */
+export type StateStatement = keyof typeof STATE_SQL;
+
+type Row = Record<string, unknown>;
+
+/** A position before every real one: the cursor of a first page. */
+const START: Position = { height: -1, txIndex: -1 };
+
+/** The protocol's StateStore over SQLite tables; every statement is prepared once, in the constructor. */
+export class SqliteStateStore implements StateStore {
+  private readonly statements: { -readonly [K in StateStatement]: Database.Statement };
+
+  /** Prepares every statement over `sqlite` (whose schema the migrations made). */
+  constructor(sqlite: Database.Database) {
+    const prepared: Partial<Record<StateStatement, Database.Statement>> = {};
+    for (const name of Object.keys(STATE_SQL) as StateStatement[]) {
+      prepared[name] = sqlite.prepare(STATE_SQL[name]);
+    }
+    this.statements = prepared as { [K in StateStatement]: Database.Statement };
+  }
+
+  /** The chain state, or null before genesis. */
+  getChain(): ChainState | null {
+    const row = this.statements.getChain.get() as Row | undefined;
+    if (row === undefined) return null;
+    return {
+      chain: row.chain as string,
+      genesisTime: row.genesis_time as number,
+      height: row.height as number,
+      time: row.time as number,
+      appHash: bytes(row.app_hash),
+    };
+  }
+  /** Sets the chain state. */
+  putChain(state: ChainState): void {
+    this.statements.putChain.run(state.chain, state.genesisTime, state.height, state.time, state.appHash);
+  }
+
+  /** The identity `did`, or null. */
+  getIdentity(did: Did): IdentityRow | null {
+    const row = this.statements.getIdentity.get(did) as Row | undefined;
+    if (row === undefined) return null;
+    return {
+      did: row.did as Did,
+      role: row.role as IdentityRow["role"],
+      key: row.key as Did,
+      member: row.member as Did | null,
+      status: row.status as IdentityRow["status"],
+      licenseHash: bytesOrNull(row.license_hash),
+    };
+  }
+  /** Inserts or replaces an identity. */
+  putIdentity(row: IdentityRow): void {
+    this.statements.putIdentity.run(row.did, row.role, row.key, row.member, row.status, row.licenseHash);
+  }
+  /** The owner of `key`, or null. */
+  getKeyOwner(key: Did): Did | null {
+    const row = this.statements.getKeyOwner.get(key) as Row | undefined;
+    return row === undefined ? null : (row.owner as Did);
+  }
+  /** Records the owner of `key`. */
+  putKeyOwner(key: Did, owner: Did): void {
+    this.statements.putKeyOwner.run(key, owner);
+  }
+
+  /** The current member `did`, or null. */
+  getMember(did: Did): MemberRow | null {
+    const row = this.statements.getMember.get(did) as Row | undefined;
+    return row === undefined ? null : memberRow(row);
+  }
+  /** Inserts or replaces a member. */
+  putMember(row: MemberRow): void {
+    this.statements.putMember.run(row.did, list(row.nodes), row.admittedHeight);
+  }
+  /** Removes a member. */
+  deleteMember(did: Did): void {
+    this.statements.deleteMember.run(did);
+  }
+  /** Every current member, ordered by DID (at most members_max). */
+  listMembers(): MemberRow[] {
+    const rows = this.statements.listMembers.all(limits.members_max + 1) as Row[];
+    invariant(rows.length <= limits.members_max, "at most members_max members");
+    return rows.map(memberRow);
+  }
+  /** How many current members there are. */
+  countMembers(): number {
+    return (this.statements.countMembers.get() as Row).n as number;
+  }
+
+  /** The proposal `id`, or null. */
+  getProposal(id: Hash): ProposalRow | null {
+    const row = this.statements.getProposal.get(id) as Row | undefined;
+    if (row === undefined) return null;
+    return {
+      id: bytes(row.id),
+      proposer: row.proposer as Did,
+      action: row.action as ProposalRow["action"],
+      member: row.member as Did,
+      nodes: parseList(row.nodes),
+      deadline: row.deadline as number,
+      status: row.status as ProposalRow["status"],
+      approvals: row.approvals as number,
+      rejections: row.rejections as number,
+      height: row.height as number,
+      txIndex: row.tx_index as number,
+    };
+  }
+  /** Inserts or replaces a proposal. */
+  putProposal(row: ProposalRow): void {
+    this.statements.putProposal.run(
+      row.id,
+      row.proposer,
+      row.action,
+      row.member,
+      list(row.nodes),
+      row.deadline,
+      row.status,
+      row.approvals,
+      row.rejections,
+      row.height,
+      row.txIndex,
+    );
+  }
+  /** The vote of `voter` on `proposal`, or null. */
+  getVote(proposal: Hash, voter: Did): VoteRow | null {
+    const row = this.statements.getVote.get(proposal, voter) as Row | undefined;
+    if (row === undefined) return null;
+    return {
+      proposal: bytes(row.proposal),
+      voter: row.voter as Did,
+      approve: row.approve === 1,
+      height: row.height as number,
+    };
+  }
+  /** Inserts a vote. */
+  putVote(row: VoteRow): void {
+    this.statements.putVote.run(row.proposal, row.voter, row.approve ? 1 : 0, row.height);
+  }
+
+  /** The patient `did`, or null. */
+  getPatient(did: Did): PatientRow | null {
+    const row = this.statements.getPatient.get(did) as Row | undefined;
+    if (row === undefined) return null;
+    return {
+      did: row.did as Did,
+      guardians: parseList(row.guardians),
+      threshold: row.threshold as number,
+      emergencyScope: row.emergency_scope === null ? null : parseList(row.emergency_scope),
+    };
+  }
+  /** Inserts or replaces a patient. */
+  putPatient(row: PatientRow): void {
+    const scope = row.emergencyScope === null ? null : list(row.emergencyScope);
+    this.statements.putPatient.run(row.did, list(row.guardians), row.threshold, scope);
+  }
+
+  /** The anchor of `record`, or null. */
+  getRecord(record: RecordId): RecordRow | null {
+    const row = this.statements.getRecord.get(record) as Row | undefined;
+    return row === undefined ? null : recordRow(row);
+  }
+  /** Inserts or replaces a record anchor. */
+  putRecord(row: RecordRow): void {
+    this.statements.putRecord.run(
+      row.record,
+      row.patient,
+      row.holder,
+      row.provider,
+      row.category,
+      row.format,
+      row.contentHash,
+      row.erased ? 1 : 0,
+      row.erasedAt,
+      row.anchorTx,
+      row.height,
+      row.txIndex,
+    );
+  }
+  /** A page of a patient's record anchors, in anchoring order. */
+  recordsOfPatient(patient: Did, page: PageRequest): Page<RecordRow> {
+    return this.page(this.statements.recordsOfPatient, patient, page, recordRow);
+  }
+
+  /** The consent `id`, or null. */
+  getConsent(id: Hash): ConsentRow | null {
+    const row = this.statements.getConsent.get(id) as Row | undefined;
+    return row === undefined ? null : consentRow(row);
+  }
+  /** Inserts or replaces a consent. */
+  putConsent(row: ConsentRow): void {
+    this.statements.putConsent.run(
+      row.id,
+      row.patient,
+      row.grantee,
+      list(row.categories),
+      list(row.records),
+      list(row.purposes),
+      row.notBefore,
+      row.expires,
+      row.revokedAt,
+      row.height,
+      row.txIndex,
+    );
+  }
+  /** A page of a patient's consents, in grant order. */
+  consentsOfPatient(patient: Did, page: PageRequest): Page<ConsentRow> {
+    return this.page(this.statements.consentsOfPatient, patient, page, consentRow);
+  }
+  /** Unrevoked, unexpired consents of `patient` to any of `grantees`, in grant order. */
+  liveConsents(query: { patient: Did; grantees: Did[]; time: number; limit: number }): ConsentRow[] {
+    const rows = this.statements.liveConsents.all(
+      query.patient,
+      list(query.grantees),
+      query.time,
+      query.limit,
+    ) as Row[];
+    return rows.map(consentRow);
+  }
+  /** Revoked or expired consents of `patient` to `grantees`, newest first. */
+  endedConsents(query: { patient: Did; grantees: Did[]; time: number; limit: number }): ConsentRow[] {
+    const rows = this.statements.endedConsents.all(
+      query.patient,
+      list(query.grantees),
+      query.time,
+      query.limit,
+    ) as Row[];
+    return rows.map(consentRow);
+  }
+
+  /** The break-glass `id`, or null. */
+  getEmergency(id: Hash): EmergencyRow | null {
+    const row = this.statements.getEmergency.get(id) as Row | undefined;
+    return row === undefined ? null : emergencyRow(row);
+  }
+  /** Inserts a break-glass. */
+  putEmergency(row: EmergencyRow): void {
+    this.statements.putEmergency.run(
+      row.id,
+      row.provider,
+      row.patient,
+      row.reason,
+      row.from,
+      row.until,
+      row.height,
+      row.txIndex,
+    );
+  }
+  /** Break-glasses by `provider` for `patient` active at `time`, oldest first. */
+  activeEmergencies(query: { patient: Did; provider: Did; time: number; limit: number }): EmergencyRow[] {
+    const { patient, provider, time, limit } = query;
+    const rows = this.statements.activeEmergencies.all(patient, provider, time, time, limit) as Row[];
+    return rows.map(emergencyRow);
+  }
+  /** The most recent break-glass by `provider` for `patient`, or null. */
+  latestEmergency(patient: Did, provider: Did): EmergencyRow | null {
+    const row = this.statements.latestEmergency.get(patient, provider) as Row | undefined;
+    return row === undefined ? null : emergencyRow(row);
+  }
+  /** A page of the break-glasses declared for a patient, oldest first. */
+  emergenciesOfPatient(patient: Did, page: PageRequest): Page<EmergencyRow> {
+    return this.page(this.statements.emergenciesOfPatient, patient, page, emergencyRow);
+  }
+
+  /** Appends an audit entry (positions of one patient's entries strictly increase). */
+  putAudit(row: AuditRow): void {
+    const last = this.statements.lastAudit.get(row.patient) as Row | undefined;
+    invariant(
+      last === undefined ||
+        (last.height as number) < row.height ||
+        (last.height === row.height && (last.tx_index as number) < row.txIndex),
+      "audit entries are appended in order",
+    );
+    this.statements.putAudit.run(
+      row.tx,
+      row.height,
+      row.txIndex,
+      row.time,
+      row.provider,
+      row.patient,
+      row.category,
+      row.record,
+      row.purpose,
+      row.decision,
+      row.code,
+      row.cites,
+      row.flagged ? 1 : 0,
+    );
+  }
+  /** A page of a patient's audit trail, ordered by position. */
+  auditOfPatient(patient: Did, page: PageRequest): Page<AuditRow> {
+    return this.page(this.statements.auditOfPatient, patient, page, auditRow);
+  }
+
+  /** True when transaction id `id` is remembered. */
+  hasSeen(id: Hash): boolean {
+    return this.statements.hasSeen.get(id) !== undefined;
+  }
+  /** Remembers `id` until `expires` (inclusive). */
+  putSeen(id: Hash, expires: number): void {
+    this.statements.putSeen.run(id, expires);
+  }
+  /** Forgets every id whose `expires` is before `time`; returns how many. */
+  pruneSeen(time: number): number {
+    return this.statements.pruneSeen.run(time).changes;
+  }
+
+  private page<T extends Position>(
+    statement: Database.Statement,
+    patient: Did,
+    page: PageRequest,
+    toRow: (row: Row) => T,
+  ): Page<T> {
+    check(
+      Number.isSafeInteger(page.limit) && page.limit >= 1 && page.limit <= limits.state_page_max,
+      "FIELD_INVALID",
+      `a page holds 1 to ${limits.state_page_max} rows`,
+      "limit",
+    );
+    const after = page.after ?? START;
+    const rows = statement.all(patient, after.height, after.txIndex, page.limit) as Row[];
+    const items = rows.map(toRow);
+    const last = items[items.length - 1];
+    const next =
+      items.length === page.limit && last !== undefined
+        ? { height: last.height, txIndex: last.txIndex }
+        : null;
+    return { items, next };
+  }
+}
+
+function memberRow(row: Row): MemberRow {
+  return {
+    did: row.did as Did,
+    nodes: parseList(row.nodes),
+    admittedHeight: row.admitted_height as number,
+  };
+}
+
+function recordRow(row: Row): RecordRow {
+  return {
+    record: row.record as RecordId,
+    patient: row.patient as Did,
+    holder: row.holder as Did,
+    provider: row.provider as Did,
+    category: row.category as RecordRow["category"],
+    format: row.format as string,
+    contentHash: bytes(row.content_hash),
+    erased: row.erased === 1,
+    erasedAt: row.erased_at as number | null,
+    anchorTx: bytes(row.anchor_tx),
+    height: row.height as number,
+    txIndex: row.tx_index as number,
+  };
+}
+
+function consentRow(row: Row): ConsentRow {
+  return {
+    id: bytes(row.id),
+    patient: row.patient as Did,
+    grantee: row.grantee as Did,
+    categories: parseList(row.categories),
+    records: parseList(row.records),
+    purposes: parseList(row.purposes),
+    notBefore: row.not_before as number,
+    expires: row.expires as number,
+    revokedAt: row.revoked_at as number | null,
+    height: row.height as number,
+    txIndex: row.tx_index as number,
+  };
+}
+
+function emergencyRow(row: Row): EmergencyRow {
+  return {
+    id: bytes(row.id),
+    provider: row.provider as Did,
+    patient: row.patient as Did,
+    reason: row.reason as string,
+    from: row.from_time as number,
+    until: row.until as number,
+    height: row.height as number,
+    txIndex: row.tx_index as number,
+  };
+}
+
+function auditRow(row: Row): AuditRow {
+  return {
+    tx: bytes(row.tx),
+    height: row.height as number,
+    txIndex: row.tx_index as number,
+    time: row.time as number,
+    provider: row.provider as Did,
+    patient: row.patient as Did,
+    category: row.category as AuditRow["category"],
+    record: row.record as RecordId | null,
+    purpose: row.purpose as AuditRow["purpose"],
+    decision: row.decision as AuditRow["decision"],
+    code: row.code as string,
+    cites: bytesOrNull(row.cites),
+    flagged: row.flagged === 1,
+  };
+}
