@@ -30,6 +30,8 @@ export class Hub {
   private readonly gossipHandlers = new Map<string, (from: string, payload: Uint8Array) => void>();
   private readonly cuts = new Set<string>();
   delivered = 0;
+  /** Misbehaviour reports: [reporter, peer, reason]. */
+  readonly reports: Array<[string, string, string]> = [];
 
   constructor(private readonly clock: ManualClock) {}
 
@@ -53,7 +55,20 @@ export class Hub {
         }
       },
       onGossip: (handler) => this.gossipHandlers.set(id, handler),
+      reportMisbehaviour: (peer, reason) => {
+        this.reports.push([id, peer, reason]);
+      },
     };
+  }
+
+  /** Delivers a raw frame to `to` as if `from` had sent it. */
+  inject(from: string, to: string, frame: Uint8Array): void {
+    this.clock.defer(() => this.handlers.get(to)?.(from, frame));
+  }
+
+  /** Delivers a raw gossip payload to `to` as if `from` had published it. */
+  injectGossip(from: string, to: string, payload: Uint8Array): void {
+    this.clock.defer(() => this.gossipHandlers.get(to)?.(from, payload));
   }
 
   /** Drops every frame from a to b (one way). */

@@ -1,9 +1,23 @@
 // Goal: the LedgerNode driver turns the consensus core and the protocol rules into a replicated ledger.
 // Method: in-process clusters on a ManualClock and an in-memory hub (the production driver unchanged,
 // only the wire simulated): elect, commit signed transactions through every node, compare chains.
-import { decodeSignedTxWithId, encodeSignedTx, fromHex, toHex } from "@medledger/protocol";
+import { message } from "@medledger/consensus";
+import {
+  type BlockHeader,
+  blockHash,
+  blockSigningPayload,
+  computeResultRoot,
+  computeTxRoot,
+  decodeSignedTxWithId,
+  encodeBlock,
+  encodeSignedTx,
+  fromHex,
+  toHex,
+} from "@medledger/protocol";
+import { encode } from "cborg";
 import { afterEach, describe, expect, it } from "vitest";
 import type { LedgerNode } from "../src/ledger/ledger-node.js";
+import { encodeRaftMessage } from "../src/ledger/wire.js";
 import { Cluster, signerOf } from "./ledger-harness.js";
 
 let cluster: Cluster | null = null;
@@ -163,5 +177,82 @@ describe("LedgerNode membership", () => {
     stay[0]?.submit(c.tx("patient.register", signerOf("after-removal"), {}));
     const height = stay[0]?.status().height ?? 0;
     c.runUntil(() => stay.every((node) => node.status().height === height + 1));
+  });
+});
+
+describe("LedgerNode against hostile peers", () => {
+  it("refuses junk, forged senders, misaddressed messages and forged blocks, and keeps committing", () => {
+    const c = new Cluster(3);
+    cluster = c;
+    c.start();
+    c.runUntil(() => c.leader() !== null);
+    const leader = c.leader() as LedgerNode;
+    const follower = c.nodes.find((node) => node !== leader) as LedgerNode;
+    const third = c.nodes.find((node) => node !== leader && node !== follower) as LedgerNode;
+    const status = follower.status();
+
+    // Junk bytes, a message in another node's name, a message for another node.
+    c.hub.inject(leader.id, follower.id, new Uint8Array([0xde, 0xad, 0xbe, 0xef]));
+    c.hub.inject(
+      third.id,
+      follower.id,
+      encodeRaftMessage(message({ type: "heartbeat", from: leader.id, to: follower.id, term: status.term })),
+    );
+    c.hub.inject(
+      leader.id,
+      follower.id,
+      encodeRaftMessage(message({ type: "heartbeat", from: leader.id, to: third.id, term: status.term })),
+    );
+    // A block whose proposer signature is forged, appended as if by the leader.
+    const forger = signerOf("forger");
+    const header: BlockHeader = {
+      v: 1,
+      chain: c.genesis.chain,
+      height: 1,
+      prev: new Uint8Array(32),
+      time: c.clock.now(),
+      proposer: leader.id,
+      txRoot: computeTxRoot([]),
+      resultRoot: computeResultRoot([]),
+      appHash: new Uint8Array(32),
+      raftTerm: status.term,
+      raftIndex: status.commitIndex + 1,
+    };
+    const sig = forger.sign(blockSigningPayload(blockHash(header)));
+    const forged = encodeBlock({ header, sig, txs: [], results: [] });
+    c.hub.inject(
+      leader.id,
+      follower.id,
+      encodeRaftMessage(
+        message({
+          type: "app",
+          from: leader.id,
+          to: follower.id,
+          term: status.term,
+          index: status.commitIndex,
+          logTerm: status.term,
+          commit: status.commitIndex,
+          entries: [{ term: status.term, index: status.commitIndex + 1, type: "normal", data: forged }],
+        }),
+      ),
+    );
+    // A gossip batch that is not a list, and one holding junk.
+    c.hub.injectGossip(leader.id, follower.id, new Uint8Array([0x01]));
+    c.hub.injectGossip(leader.id, follower.id, encode([new Uint8Array([1, 2, 3]), "text"]));
+    c.clock.advance(50);
+
+    const reasons = c.hub.reports
+      .filter(([reporter]) => reporter === follower.id)
+      .map(([, , reason]) => reason);
+    expect(reasons).toHaveLength(5);
+    expect(reasons.some((reason) => reason.includes("another's name"))).toBe(true);
+    expect(reasons.some((reason) => reason.includes("for another node"))).toBe(true);
+    expect(reasons.some((reason) => reason.includes("signature"))).toBe(true);
+    expect(follower.haltedBy).toBeNull();
+    expect(follower.status().height).toBe(0);
+
+    follower.submit(c.tx("patient.register", signerOf("patient-ok"), {}));
+    c.runUntil(() => c.nodes.every((node) => node.status().height === 1));
+    expect(new Set(c.nodes.map((node) => chainOf(node).join())).size).toBe(1);
   });
 });

@@ -1,0 +1,117 @@
+// Goal: the mempool verifies once, de-duplicates, refuses bad transactions with TX_INVALID, answers
+// MEMPOOL_FULL when full without dropping what it accepted, and drops only expired transactions.
+// Method: direct calls with real signed transactions and a counting verifier.
+import { encodeSignedTx, nobleVerifier, signTx, type Verifier } from "@medledger/protocol";
+import { describe, expect, it } from "vitest";
+import { hasNodeErrorCode } from "../src/errors.js";
+import { Mempool } from "../src/ledger/mempool.js";
+import { CHAIN, signerOf, T0 } from "./ledger-harness.js";
+
+function countingVerifier(): Verifier & { calls: number } {
+  const verifier = {
+    name: "counting",
+    calls: 0,
+    verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+      verifier.calls++;
+      return nobleVerifier.verify(publicKey, message, signature);
+    },
+  };
+  return verifier;
+}
+
+function tx(nonce: number, options: { expires?: number; chain?: string; name?: string } = {}): Uint8Array {
+  const signer = signerOf(options.name ?? "patient");
+  return encodeSignedTx(
+    signTx(
+      {
+        v: 1,
+        chain: options.chain ?? CHAIN,
+        kind: "patient.register",
+        signer: signer.did,
+        nonce,
+        expires: options.expires ?? T0 + 60_000,
+        body: {},
+      },
+      [signer],
+    ),
+  );
+}
+
+function mempool(options: { txsMax?: number; committed?: Set<string>; now?: () => number } = {}) {
+  const verifier = countingVerifier();
+  const pool = new Mempool({
+    chain: CHAIN,
+    verifier,
+    now: options.now ?? (() => T0),
+    isCommitted: () => false,
+    ...(options.txsMax === undefined ? {} : { txsMax: options.txsMax }),
+  });
+  return { pool, verifier };
+}
+
+describe("Mempool", () => {
+  it("accepts, verifies once and de-duplicates", () => {
+    const { pool, verifier } = mempool();
+    const encoded = tx(1);
+    const first = pool.add(encoded);
+    expect(first.status).toBe("accepted");
+    expect(verifier.calls).toBe(1);
+    expect(pool.add(encoded).status).toBe("pending");
+    expect(verifier.calls).toBe(1);
+    if (first.status !== "accepted") throw new Error("unreachable");
+    expect(pool.isVerified(first.tx.id)).toBe(true);
+    pool.remove([first.tx.id]);
+    expect(pool.size).toBe(0);
+    expect(pool.add(encoded).status).toBe("accepted");
+    expect(verifier.calls).toBe(1); // remembered as verified
+  });
+
+  it("refuses a bad signature, another chain, an expired or too-distant expiry and junk with TX_INVALID", () => {
+    const { pool } = mempool();
+    const tampered = tx(2);
+    tampered[tampered.length - 1] = (tampered[tampered.length - 1] as number) ^ 1;
+    const cases = [
+      tampered,
+      tx(3, { chain: "other-chain" }),
+      tx(4, { expires: T0 - 1 }),
+      tx(5, { expires: T0 + 2 * 3_600_000 }),
+      new Uint8Array([1, 2, 3]),
+    ];
+    for (const encoded of cases) {
+      expect(() => pool.add(encoded)).toThrowError(expect.objectContaining({ code: "TX_INVALID" }));
+    }
+    expect(pool.size).toBe(0);
+  });
+
+  it("answers MEMPOOL_FULL when full and keeps every accepted transaction", () => {
+    const { pool } = mempool({ txsMax: 3 });
+    for (let nonce = 0; nonce < 3; nonce++) expect(pool.add(tx(nonce)).status).toBe("accepted");
+    let error: unknown;
+    try {
+      pool.add(tx(99));
+    } catch (caught) {
+      error = caught;
+    }
+    expect(hasNodeErrorCode(error, "MEMPOOL_FULL")).toBe(true);
+    expect(pool.size).toBe(3);
+    expect(pool.take({ time: T0, txsMax: 10, bytesMax: 1 << 20 })).toHaveLength(3);
+  });
+
+  it("takes in arrival order within the count and byte limits, and drops only expired ones", () => {
+    let now = T0;
+    const { pool } = mempool({ now: () => now });
+    pool.add(tx(1, { expires: T0 + 1_000 }));
+    pool.add(tx(2));
+    pool.add(tx(3));
+    expect(pool.take({ time: T0, txsMax: 2, bytesMax: 1 << 20 }).map((t) => t.signed.tx.nonce)).toEqual([
+      1, 2,
+    ]);
+    now = T0 + 5_000;
+    const taken = pool.take({ time: now, txsMax: 10, bytesMax: 1 << 20 });
+    expect(taken.map((t) => t.signed.tx.nonce)).toEqual([2, 3]);
+    expect(pool.expiredCount).toBe(1);
+    expect(pool.size).toBe(2);
+    const oneSize = taken[0]?.encoded.length ?? 0;
+    expect(pool.take({ time: now, txsMax: 10, bytesMax: oneSize })).toHaveLength(1);
+  });
+});
