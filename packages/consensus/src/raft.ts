@@ -169,7 +169,8 @@ export class Raft {
     this.leadTransferee = to;
     this.electionElapsed = 0;
     const progress = this.progress.get(to) as Progress;
-    if (progress.match === this.log.lastIndex()) this.send(message({ ...this.header("timeoutNow", to) }));
+    if (progress.match === this.log.lastIndex())
+      this.send(message({ type: "timeoutNow", from: this.id, to: to, term: this.term }));
     else this.sendAppend(to, true);
   }
 
@@ -650,7 +651,7 @@ export class Raft {
       // Keep the follower's window full (flow control bounds this loop).
     }
     if (this.role === "leader" && m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
-      this.send(message({ ...this.header("timeoutNow", m.from) }));
+      this.send(message({ type: "timeoutNow", from: this.id, to: m.from, term: this.term }));
     }
   }
 
@@ -684,7 +685,8 @@ export class Raft {
     if (!this.voters.has(this.id) && this.log.committed >= this.lastConfIndex()) {
       // The change that removed this leader is committed: hand over and step down (thesis §4.2.2).
       const successor = this.mostUpToDateVoter();
-      if (successor !== NO_NODE) this.send(message({ ...this.header("timeoutNow", successor) }));
+      if (successor !== NO_NODE)
+        this.send(message({ type: "timeoutNow", from: this.id, to: successor, term: this.term }));
       this.becomeFollower(this.term, NO_NODE);
     }
   }
@@ -718,7 +720,7 @@ export class Raft {
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
       const commit = Math.min(pr.match, this.log.committed);
-      this.send(message({ ...this.header("heartbeat", id), commit, context }));
+      this.send(message({ type: "heartbeat", from: this.id, to: id, term: this.term, commit, context }));
     }
   }
 
@@ -735,7 +737,10 @@ export class Raft {
     for (const entry of entries) bytes += entrySizeBytes(entry);
     this.send(
       message({
-        ...this.header("app", to),
+        type: "app",
+        from: this.id,
+        to: to,
+        term: this.term,
         index: prevIndex,
         logTerm: prevTerm,
         entries,
@@ -757,7 +762,7 @@ export class Raft {
     }
     assert(snapshot.metadata.index >= this.log.firstIndex() - 1, "snapshot older than the log");
     pr.becomeSnapshot(snapshot.metadata.index);
-    this.send(message({ ...this.header("snap", to), snapshot }));
+    this.send(message({ type: "snap", from: this.id, to: to, term: this.term, snapshot }));
     return true;
   }
 
@@ -798,7 +803,14 @@ export class Raft {
     if (read.from === this.id) this.pushReadState({ index: read.index, context: read.context });
     else {
       this.send(
-        message({ ...this.header("readIndexResp", read.from), index: read.index, context: read.context }),
+        message({
+          type: "readIndexResp",
+          from: this.id,
+          to: read.from,
+          term: this.term,
+          index: read.index,
+          context: read.context,
+        }),
       );
     }
   }
@@ -890,10 +902,6 @@ export class Raft {
 
   protected quorum(): number {
     return Math.floor(this.voters.size / 2) + 1;
-  }
-
-  protected header(type: MessageType, to: NodeId): Pick<Message, "type" | "from" | "to" | "term"> {
-    return { type, from: this.id, to, term: this.term };
   }
 
   protected newProgress(next: number, isLearner: boolean): Progress {

@@ -110,19 +110,24 @@ export interface SoftState {
   readonly role: Role;
 }
 
+const noEntries: readonly Entry[] = [];
+
 /** Builds a message with every unused field at its zero value. */
 export function message(fields: Pick<Message, "type" | "from" | "to" | "term"> & Partial<Message>): Message {
   return {
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    snapshot: null,
-    context: "",
-    transfer: false,
-    ...fields,
+    type: fields.type,
+    from: fields.from,
+    to: fields.to,
+    term: fields.term,
+    logTerm: fields.logTerm ?? 0,
+    index: fields.index ?? 0,
+    entries: fields.entries ?? noEntries,
+    commit: fields.commit ?? 0,
+    reject: fields.reject ?? false,
+    rejectHint: fields.rejectHint ?? 0,
+    snapshot: fields.snapshot ?? null,
+    context: fields.context ?? "",
+    transfer: fields.transfer ?? false,
   };
 }
 
