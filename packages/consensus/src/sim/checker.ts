@@ -4,7 +4,7 @@
  */
 import type { Raft } from "../raft.js";
 import type { Storage } from "../storage.js";
-import type { Entry, Snapshot } from "../types.js";
+import type { Entry, Message, Snapshot } from "../types.js";
 import { entryKey, StateMachine } from "./state-machine.js";
 
 /** One broken property, with the step it was seen at. */
@@ -38,6 +38,29 @@ export class Checker {
 
   fail(invariant: string, detail: string): void {
     if (this.violation === null) this.violation = { step: this.step, invariant, detail };
+  }
+
+  /**
+   * Figure 2: persistent state is "updated on stable storage before responding to RPCs". When an
+   * acknowledgement leaves a node, what it acknowledges must already be in that node's storage.
+   */
+  onSend(m: Message, durable: Storage): void {
+    if (m.reject) return;
+    if (m.type === "appResp" && durable.lastIndex() < m.index) {
+      this.fail(
+        "Persist before acknowledging (Figure 2)",
+        `${m.from} acknowledged ${m.index}, durable ${durable.lastIndex()}`,
+      );
+    } else if (m.type === "voteResp") {
+      const hardState = durable.initialState().hardState;
+      // A later durable term also covers it: after a crash the node cannot vote in m.term again.
+      if (hardState.term < m.term || (hardState.term === m.term && hardState.vote !== m.to)) {
+        this.fail(
+          "Persist before acknowledging (Figure 2)",
+          `${m.from} granted ${m.to} term ${m.term} before persisting`,
+        );
+      }
+    }
   }
 
   /**

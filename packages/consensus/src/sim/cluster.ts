@@ -236,6 +236,7 @@ export class Cluster {
   }
 
   private send(m: Message): void {
+    if (this.checking) this.checker.onSend(m, this.node(m.from).storage);
     const faults = this.faults;
     if (faults.loss > 0 && this.prng.chance(faults.loss)) {
       this.stats.messagesDropped++;
