@@ -1,0 +1,407 @@
+// Goal: SqliteStateStore answers exactly like the protocol's MemoryStateStore (rows, nulls, bytes,
+// arrays, orders, pages) and every query is served by an index. Method: random programs of
+// transactions (fast-check, in the style of the protocol's determinism test) run through the real
+// rules against both stores, comparing results, events, app hashes and every query; direct calls for
+// ties, paging and pruning; EXPLAIN QUERY PLAN of every statement on tables with rows and statistics.
+import {
+  type AuditRow,
+  applyBlock,
+  CATEGORIES,
+  type ConsentRow,
+  type Did,
+  type Hash,
+  MemoryStateStore,
+  type StateStore,
+  type TxBodies,
+  type TxKind,
+  toHex,
+} from "@medledger/protocol";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { DAY, did, genesisOf, HOUR, hashOf, makeTx, TestChain, type Tx } from "../../protocol/test/rules-fixtures.js";
+import { openChainDb } from "../src/storage/index.js";
+import { STATE_SQL, type StateStatement } from "../src/storage/state-store.js";
+
+const MEMBERS = [did("m0"), did("m1"), did("m2")];
+const PROVIDERS = [did("p0"), did("p1"), did("p2")];
+const PATIENTS = [did("pa"), did("pb")];
+const GUARDIANS = [did("g0"), did("g1"), did("g2")];
+const KEYS = [did("k0"), did("k1"), did("k2"), did("k3")];
+const RECORDS = ["r0", "r1", "r2", "r3"];
+const NEWCOMERS = [did("m3"), did("m4")];
+const SOME_CATEGORIES = ["labs", "notes", "mental-health"] as const;
+const SOME_PURPOSES = ["TREAT", "ETREAT"] as const;
+
+const step = fc.record({
+  kind: fc.integer({ min: 0, max: 15 }),
+  a: fc.nat(7),
+  b: fc.nat(7),
+  c: fc.nat(12),
+  d: fc.nat(5),
+  flag: fc.boolean(),
+});
+type Step = typeof step extends fc.Arbitrary<infer T> ? T : never;
+
+const program = fc.array(
+  fc.record({ steps: fc.array(step, { maxLength: 12 }), advanceMs: fc.constantFrom(0, 1000, HOUR, DAY) }),
+  { minLength: 1, maxLength: 12 },
+);
+
+function pick<T>(list: readonly T[], index: number): T {
+  return list[index % list.length] as T;
+}
+
+/** The transaction of `s` at the chain's time (the same shape as the protocol's determinism test). */
+function buildTx(chain: TestChain, s: Step, history: Tx[]): Tx {
+  const time = chain.time + 1;
+  const keyOf = (signer: Did) => chain.store.getIdentity(signer)?.key ?? signer;
+  const make = <K extends TxKind>(kind: K, signer: Did, body: TxBodies[K], cosigners: Did[] = []) =>
+    makeTx(time, kind, signer, body, {
+      key: keyOf(signer),
+      cosigners: cosigners.map((cosigner) => [cosigner, keyOf(cosigner)] as [Did, Did]),
+    });
+  const member = pick(MEMBERS, s.a);
+  const provider = pick(PROVIDERS, s.a);
+  const patient = pick(PATIENTS, s.b);
+  const category = pick(SOME_CATEGORIES, s.c);
+  const purpose = pick(SOME_PURPOSES, s.d);
+  const earlier = (kind: TxKind): Hash =>
+    pick(
+      history.filter((tx) => tx.signed.tx.kind === kind),
+      s.c,
+    )?.id ?? hashOf("none");
+  switch (s.kind) {
+    case 0:
+      return make("provider.register", member, { provider: pick(PROVIDERS, s.b), licenseHash: hashOf(`l${s.c}`) });
+    case 1:
+      return make("provider.suspend", member, { provider: pick(PROVIDERS, s.b), reason: "review" });
+    case 2:
+      return make("patient.register", patient, {});
+    case 3:
+      return make("patient.set-guardians", patient, {
+        guardians: GUARDIANS.slice(0, 1 + (s.c % 3)),
+        threshold: 1 + (s.d % 2),
+      });
+    case 4:
+      return make("patient.set-emergency-scope", patient, { categories: [category, pick(CATEGORIES, s.c + 9)] });
+    case 5:
+      return make("key.rotate", s.flag ? patient : provider, { newKey: pick(KEYS, s.c) });
+    case 6:
+      return make(
+        "key.recover",
+        pick(GUARDIANS, s.a),
+        { patient, newKey: pick(KEYS, s.c) },
+        s.flag ? [pick(GUARDIANS, s.a + 1)] : [],
+      );
+    case 7:
+      return make("record.anchor", provider, {
+        record: pick(RECORDS, s.c),
+        patient,
+        category,
+        format: "Observation",
+        contentHash: hashOf(`c${s.c}`),
+      });
+    case 8:
+      return make("consent.grant", patient, {
+        grantee: s.flag ? member : provider,
+        categories: s.d === 0 ? [] : SOME_CATEGORIES.slice(0, 1 + (s.c % 3)),
+        records: s.d === 0 ? [pick(RECORDS, s.c)] : [],
+        purposes: s.d % 2 === 1 ? [...SOME_PURPOSES] : [purpose],
+        notBefore: time + (s.a % 2) * HOUR,
+        expires: time + (1 + s.b) * HOUR,
+      });
+    case 9:
+      return make("consent.revoke", patient, { consent: earlier("consent.grant") });
+    case 10:
+    case 11:
+      return make("access.log", provider, {
+        patient,
+        category,
+        purpose: s.flag ? "ETREAT" : purpose,
+        ...(s.d === 0 ? { record: pick(RECORDS, s.c) } : {}),
+      });
+    case 12:
+      return make("emergency.declare", provider, { patient, reason: "ER", durationMs: (1 + s.b) * HOUR });
+    case 13:
+      return make("record.erase", patient, { record: pick(RECORDS, s.c) });
+    case 14:
+      return s.flag
+        ? make("member.vote", member, { proposal: earlier("member.propose"), approve: s.d !== 0 })
+        : make("member.propose", member, {
+            action: s.d % 3 === 0 ? "remove" : "add",
+            member: s.d % 3 === 0 ? pick(MEMBERS, s.b) : pick(NEWCOMERS, s.b),
+            nodes: s.d % 3 === 0 ? [] : [did(`node-${s.b % 2}`)],
+            deadline: time + DAY,
+          });
+    default:
+      return pick(history, s.c) ?? make("patient.register", patient, {});
+  }
+}
+
+/** Every query of the StateStore interface over the program's actors, paged with small pages. */
+function queries(store: StateStore, time: number, history: Tx[]): unknown {
+  const everyone = [...MEMBERS, ...PROVIDERS, ...PATIENTS, ...GUARDIANS, ...KEYS, ...NEWCOMERS];
+  const ids = history.map((tx) => tx.id);
+  const pages = <T>(fetch: (page: { after?: { height: number; txIndex: number }; limit: number }) => {
+    items: T[];
+    next: { height: number; txIndex: number } | null;
+  }) => {
+    const out: unknown[] = [];
+    let page = fetch({ limit: 2 });
+    out.push(page);
+    for (let i = 0; page.next !== null && i < 200; i++) {
+      page = fetch({ after: page.next, limit: 2 });
+      out.push(page);
+    }
+    return out;
+  };
+  return {
+    chain: store.getChain(),
+    identities: everyone.map((x) => store.getIdentity(x)),
+    keys: everyone.map((x) => store.getKeyOwner(x)),
+    members: [store.listMembers(), store.countMembers(), everyone.map((x) => store.getMember(x))],
+    patients: PATIENTS.map((x) => store.getPatient(x)),
+    records: RECORDS.map((x) => store.getRecord(x)),
+    byId: ids.map((id) => [store.getConsent(id), store.getEmergency(id), store.getProposal(id), store.hasSeen(id)]),
+    votes: ids.flatMap((id) => MEMBERS.map((m) => store.getVote(id, m))),
+    perPatient: PATIENTS.map((patient) => ({
+      audit: pages((page) => store.auditOfPatient(patient, page)),
+      consents: pages((page) => store.consentsOfPatient(patient, page)),
+      records: pages((page) => store.recordsOfPatient(patient, page)),
+      emergencies: pages((page) => store.emergenciesOfPatient(patient, page)),
+      live: [time - DAY, time, time + HOUR].map((t) =>
+        store.liveConsents({ patient, grantees: [PROVIDERS[0] as Did, MEMBERS[0] as Did], time: t, limit: 5 }),
+      ),
+      ended: [time, time + 2 * HOUR].map((t) =>
+        store.endedConsents({ patient, grantees: [PROVIDERS[1] as Did, MEMBERS[1] as Did], time: t, limit: 3 }),
+      ),
+      emergency: PROVIDERS.map((provider) => [
+        store.activeEmergencies({ patient, provider, time, limit: 3 }),
+        store.latestEmergency(patient, provider),
+      ]),
+    })),
+  };
+}
+
+describe("SqliteStateStore conformance with MemoryStateStore", () => {
+  it("gives identical results, events, app hashes and query answers for random programs (property)", () => {
+    const codes = new Set<string>();
+    fc.assert(
+      fc.property(program, (blocks) => {
+        const db = openChainDb({ path: ":memory:" });
+        try {
+          const a = new TestChain(genesisOf(3), new MemoryStateStore());
+          const b = new TestChain(genesisOf(3), db.state);
+          expect(toHex(b.appHash)).toBe(toHex(a.appHash));
+          const history: Tx[] = [];
+          const setup = [
+            ...PROVIDERS.map((_p, index) => ({ kind: 0, a: index, b: index, c: 0, d: 0, flag: false })),
+            ...PATIENTS.map((_p, index) => ({ kind: 2, a: 0, b: index, c: 0, d: 0, flag: false })),
+          ];
+          for (const block of [{ steps: setup, advanceMs: 0 }, ...blocks]) {
+            const txs = block.steps.map((s) => buildTx(a, s, history));
+            history.push(...txs);
+            const outA = a.block(txs, block.advanceMs + 1);
+            const outB = db.sqlite.transaction(() => b.block(txs, block.advanceMs + 1))();
+            expect(toHex(outB.appHash)).toBe(toHex(outA.appHash));
+            expect(outB.results).toEqual(outA.results);
+            expect(outB.events).toEqual(outA.events);
+            for (const result of outA.results) codes.add(result.code);
+          }
+          expect(queries(db.state, a.time, history)).toEqual(queries(a.store, a.time, history));
+        } finally {
+          db.close();
+        }
+      }),
+      { numRuns: 100, seed: 20261121 },
+    );
+    for (const code of ["ok", "consent", "no-consent", "tx-replayed", "key-not-current", "emergency"]) {
+      expect(codes).toContain(code);
+    }
+    expect(codes.size).toBeGreaterThan(20);
+  });
+
+  it("rolls a failed block back with its transaction", () => {
+    const db = openChainDb({ path: ":memory:" });
+    const chain = new TestChain(genesisOf(1), db.state);
+    const before = db.state.getChain();
+    const tx = makeTx(chain.time, "patient.register", did("pa"), {});
+    const stale = { chain: "test-chain", height: 5, time: chain.time + 1, prevAppHash: chain.appHash, txs: [tx] };
+    expect(() => db.sqlite.transaction(() => applyBlock(db.state, stale))()).toThrow();
+    expect(db.state.getChain()).toEqual(before);
+    expect(db.state.getPatient(did("pa"))).toBeNull();
+    db.close();
+  });
+});
+
+describe("SqliteStateStore rows and pages", () => {
+  const patient = did("pa");
+  const provider = did("p0");
+
+  function audit(height: number, txIndex: number, overrides: Partial<AuditRow> = {}): AuditRow {
+    return {
+      tx: hashOf(`a${height}.${txIndex}`),
+      height,
+      txIndex,
+      time: height * 1000,
+      provider,
+      patient,
+      category: "labs",
+      record: null,
+      purpose: "TREAT",
+      decision: "denied",
+      code: "no-consent",
+      cites: null,
+      flagged: true,
+      ...overrides,
+    };
+  }
+
+  function consent(index: number, overrides: Partial<ConsentRow> = {}): ConsentRow {
+    return {
+      id: hashOf(`c${index}`),
+      patient,
+      grantee: provider,
+      categories: ["labs"],
+      records: [],
+      purposes: ["TREAT"],
+      notBefore: 0,
+      expires: 100,
+      revokedAt: null,
+      height: index,
+      txIndex: 0,
+      ...overrides,
+    };
+  }
+
+  it("round-trips rows exactly: plain Uint8Arrays, nulls, booleans, arrays", () => {
+    const db = openChainDb({ path: ":memory:" });
+    const memory = new MemoryStateStore();
+    for (const store of [db.state, memory] as StateStore[]) {
+      store.putAudit(audit(1, 0, { record: "r1", cites: hashOf("c"), flagged: false, decision: "permitted" }));
+      store.putAudit(audit(1, 1));
+      store.putConsent(consent(1, { records: ["r1", "r2"], categories: [], revokedAt: 50 }));
+      store.putPatient({ did: patient, guardians: [], threshold: 0, emergencyScope: null });
+      store.putPatient({ did: provider, guardians: [patient], threshold: 1, emergencyScope: [] });
+      store.putIdentity({ did: patient, role: "patient", key: patient, member: null, status: "active", licenseHash: null });
+    }
+    const page = { limit: 10 };
+    const rows = db.state.auditOfPatient(patient, page).items;
+    expect(rows).toEqual(memory.auditOfPatient(patient, page).items);
+    expect(Object.getPrototypeOf(rows[0]?.tx)).toBe(Uint8Array.prototype);
+    expect(Object.getPrototypeOf(rows[0]?.cites)).toBe(Uint8Array.prototype);
+    expect(rows[1]?.cites).toBeNull();
+    expect(db.state.getConsent(hashOf("c1"))).toStrictEqual(memory.getConsent(hashOf("c1")));
+    expect(db.state.getPatient(patient)).toStrictEqual(memory.getPatient(patient));
+    expect(db.state.getPatient(provider)).toStrictEqual(memory.getPatient(provider));
+    expect(db.state.getIdentity(patient)).toStrictEqual(memory.getIdentity(patient));
+    db.close();
+  });
+
+  it("pages with the same cursors, keeps insertion order among equal positions, refuses bad limits", () => {
+    const db = openChainDb({ path: ":memory:" });
+    const memory = new MemoryStateStore();
+    for (const store of [db.state, memory] as StateStore[]) {
+      for (let i = 0; i < 7; i++) store.putConsent(consent(i, { height: 3, txIndex: 0, grantee: did(`g${i % 2}`) }));
+      for (let i = 0; i < 5; i++) store.putConsent(consent(10 + i, { height: 4 + i, revokedAt: i % 2 === 0 ? 1 : null }));
+      store.putConsent(consent(2, { height: 3, txIndex: 0, grantee: did("g0"), revokedAt: 9 })); // an update keeps its place
+    }
+    const read = (store: StateStore) => {
+      const out: unknown[] = [];
+      let page = store.consentsOfPatient(patient, { limit: 3 });
+      out.push(page);
+      while (page.next !== null) {
+        page = store.consentsOfPatient(patient, { after: page.next, limit: 3 });
+        out.push(page);
+      }
+      const grantees = [did("g0"), did("g1"), provider];
+      out.push(store.liveConsents({ patient, grantees, time: 5, limit: 20 }));
+      out.push(store.endedConsents({ patient, grantees, time: 5, limit: 20 }));
+      return out;
+    };
+    expect(read(db.state)).toEqual(read(memory));
+    for (const limit of [0, 501, 1.5]) {
+      expect(() => db.state.auditOfPatient(patient, { limit })).toThrow(expect.objectContaining({ code: "FIELD_INVALID" }));
+    }
+    db.close();
+  });
+
+  it("refuses audit entries out of order, like MemoryStateStore", () => {
+    const db = openChainDb({ path: ":memory:" });
+    db.state.putAudit(audit(2, 1));
+    expect(() => db.state.putAudit(audit(2, 1))).toThrow(expect.objectContaining({ code: "STATE_INVARIANT" }));
+    expect(() => db.state.putAudit(audit(1, 5))).toThrow(expect.objectContaining({ code: "STATE_INVARIANT" }));
+    db.close();
+  });
+
+  it("prunes replay ids that expired before the time, and counts them", () => {
+    const db = openChainDb({ path: ":memory:" });
+    for (let i = 0; i < 10; i++) db.state.putSeen(hashOf(`s${i}`), i * 10);
+    db.state.putSeen(hashOf("s0"), 95); // an update moves the expiry
+    expect(db.state.pruneSeen(50)).toBe(4);
+    expect(db.state.hasSeen(hashOf("s0"))).toBe(true);
+    expect(db.state.hasSeen(hashOf("s4"))).toBe(false);
+    expect(db.state.hasSeen(hashOf("s5"))).toBe(true);
+    db.close();
+  });
+});
+
+describe("query plans", () => {
+  const BIG_TABLES = ["audit", "consents", "records", "seen", "emergencies"];
+
+  it("serves every state statement from an index (no full scan of a big table)", () => {
+    const db = openChainDb({ path: ":memory:" });
+    const store = db.state;
+    // Rows and statistics, so the planner chooses as it would on a real node.
+    db.sqlite.transaction(() => {
+      for (let i = 0; i < 2000; i++) {
+        const patient = did(`x${i % 40}`);
+        store.putSeen(hashOf(`seen${i}`), i);
+        store.putAudit({
+          tx: hashOf(`t${i}`),
+          height: i,
+          txIndex: 0,
+          time: i,
+          provider: did("p0"),
+          patient,
+          category: "labs",
+          record: null,
+          purpose: "TREAT",
+          decision: "denied",
+          code: "no-consent",
+          cites: null,
+          flagged: true,
+        });
+      }
+    })();
+    db.sqlite.exec("ANALYZE");
+    const params: Partial<Record<StateStatement, unknown[]>> = {
+      liveConsents: ["p", "[\"a\",\"b\"]", 1, 5],
+      endedConsents: ["p", "[\"a\"]", 1, 5],
+      activeEmergencies: ["p", "q", 1, 1, 1],
+    };
+    const plans: Record<string, string[]> = {};
+    for (const [name, sql] of Object.entries(STATE_SQL)) {
+      if (!/^\s*(SELECT|DELETE|UPDATE)/i.test(sql)) continue;
+      const count = (sql.match(/\?/g) ?? []).length;
+      const args = params[name as StateStatement] ?? Array.from({ length: count }, (_, i) => (i === 0 ? "x" : 1));
+      const rows = db.sqlite.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as Array<{ detail: string }>;
+      plans[name] = rows.map((row) => row.detail);
+    }
+    if (process.env.PRINT_PLANS) console.log(plans);
+    for (const [name, details] of Object.entries(plans)) {
+      for (const detail of details) {
+        for (const table of BIG_TABLES) {
+          // "SCAN t" is a full scan; "SEARCH t USING INDEX" and "SCAN t USING COVERING INDEX" of a range are fine.
+          const fullScan = new RegExp(`^SCAN ${table}(?! USING (COVERING )?INDEX)`).test(detail);
+          expect(fullScan, `${name}: ${detail}`).toBe(false);
+        }
+        expect(/USE TEMP B-TREE FOR ORDER BY/.test(detail) && name.endsWith("OfPatient"), `${name}: ${detail}`).toBe(false);
+      }
+    }
+    expect(plans.auditOfPatient?.join(" ")).toMatch(/SEARCH audit USING INDEX audit_by_patient/);
+    expect(plans.pruneSeen?.join(" ")).toMatch(/SEARCH seen USING (COVERING )?INDEX seen_by_expires/);
+    expect(plans.liveConsents?.join(" ")).toMatch(/SEARCH consents USING INDEX consents_by_grantee/);
+    db.close();
+  });
+});
