@@ -677,17 +677,20 @@ function appendIndex<K, V>(index: Map<K, V[]>, key: K, value: V): void {
   else list.push(value);
 }
 
-/** A deep copy of a row (plain objects, arrays, Uint8Array and primitives only). */
-// Rows in a MemoryStateStore are never mutated in place (put stores a copy, get returns a copy), so a
-// clone may share them; only the lists that grow in place are copied.
+/**
+ * Copies the entries of `from` into `to`, sharing the rows: rows in a MemoryStateStore are never
+ * mutated in place (put stores a copy, get returns a copy), so a clone may share them.
+ */
 function copyMap<K, V>(from: Map<K, V>, to: Map<K, V>): void {
   for (const [key, value] of from) to.set(key, value);
 }
 
+/** Copies an index of lists into `to`, copying each list: the lists grow in place. */
 function copyListMap<K, V>(from: Map<K, V[]>, to: Map<K, V[]>): void {
   for (const [key, list] of from) to.set(key, list.slice());
 }
 
+/** A deep copy of a row (plain objects, arrays, Uint8Array and primitives only). */
 function copy<T>(value: T): T {
   return copyValue(value) as T;
 }
