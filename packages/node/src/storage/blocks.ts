@@ -24,7 +24,7 @@ import {
 import type Database from "better-sqlite3";
 import { invariant, NodeError } from "../errors.js";
 import { blocks_range_bytes_max, blocks_range_max } from "../limits.js";
-import { bytes } from "./sql.js";
+import { bytes, guard } from "./sql.js";
 import type { SqliteStateStore } from "./state-store.js";
 import type { Tip } from "./state-sync.js";
 
@@ -120,6 +120,10 @@ export class BlockStore {
    * applyGenesis) and records the tip at height 0 (Raft index 0, block hash GENESIS_PREV_HASH).
    */
   applyGenesisState<T>(apply: (store: SqliteStateStore) => T): T {
+    return guard(() => this.genesis(apply));
+  }
+
+  private genesis<T>(apply: (store: SqliteStateStore) => T): T {
     return this.sqlite.transaction(() => {
       if (this.tip() !== null || this.state.getChain() !== null) {
         throw new NodeError("NOT_EMPTY", "the chain database already has a genesis");
@@ -134,7 +138,7 @@ export class BlockStore {
 
   /** Stores a block and its transactions (no state change, no tip change), in one transaction. */
   appendBlock(input: BlockToStore): Hash {
-    return this.sqlite.transaction(() => this.insertBlock(input))();
+    return guard(() => this.sqlite.transaction(() => this.insertBlock(input))());
   }
 
   /**
@@ -144,6 +148,10 @@ export class BlockStore {
    * transactions with their results and the new tip are written. Any throw rolls everything back.
    */
   applyCommittedBlock<T>(input: CommittedBlock<T>): ApplyOutcome<T> {
+    return guard(() => this.apply(input));
+  }
+
+  private apply<T>(input: CommittedBlock<T>): ApplyOutcome<T> {
     return this.sqlite.transaction((): ApplyOutcome<T> => {
       const tip = this.tip();
       if (tip === null) throw new NodeError("BLOCK_NOT_NEXT", "the chain database has no genesis");
@@ -169,7 +177,7 @@ export class BlockStore {
     const tip = this.tip();
     invariant(tip !== null, "markApplied after genesis");
     if (raftIndex <= tip.appliedIndex) return;
-    this.statements.markApplied.run(raftIndex, raftIndex);
+    guard(() => this.statements.markApplied.run(raftIndex, raftIndex));
   }
 
   /** Runs `fn` over the state and rolls every write back (a leader computing a block's results). */
