@@ -17,7 +17,7 @@ import {
   readText,
   readUint,
 } from "./encoding.js";
-import { ProtocolError } from "./errors.js";
+import { invariant, ProtocolError } from "./errors.js";
 import {
   block_bytes_max,
   block_txs_max,
@@ -33,6 +33,7 @@ import {
   parseChainId,
   parseSignedTx,
   type SignedTxJson,
+  signedTxDigest,
   txFromJson,
   txId,
   txToJson,
@@ -229,8 +230,12 @@ export interface GenesisAnchor {
 
 /** Options of verifyBlockStructure. */
 export interface VerifyBlockOptions {
-  /** True for a transaction id whose signatures this node already verified (e.g. in its mempool). */
-  isVerified?: (id: Hash) => boolean;
+  /**
+   * True for a signed transaction whose signatures this node already verified (e.g. in its mempool),
+   * named by its `signedTxDigest` (over the signatures too), never by its id: copies of a transaction
+   * that carry other signatures share its id.
+   */
+  isVerified?: (digest: Hash) => boolean;
 }
 
 /**
@@ -238,7 +243,7 @@ export interface VerifyBlockOptions {
  * (zeros at height 1), time not before the previous block's (or genesis) time, Raft term and index
  * not going back, transaction count, every transaction on this chain and live at the block's time,
  * no transaction twice, both Merkle roots, the proposer's signature and every transaction's signatures
- * (skipping ids `isVerified` vouches for). Whether the proposer may propose, and the app hash, are for
+ * (skipping signed transactions whose digest `isVerified` vouches for). Whether the proposer may propose, and the app hash, are for
  * the caller and the rules. Returns the transaction ids in block order. Throws BLOCK_INVALID,
  * CHAIN_MISMATCH or SIGNATURE_INVALID.
  */
@@ -255,9 +260,10 @@ export function verifyBlockStructure(
 /**
  * The part of verifyBlockStructure that needs no previous block: transaction count, every transaction
  * on the block's chain and live at its time, no transaction twice, both Merkle roots, the proposer's
- * signature and every transaction's signatures (skipping ids `isVerified` vouches for). A follower runs
- * it on a block before acknowledging it, and checks the chaining when it applies the block. Returns the
- * transaction ids in block order.
+ * signature and every transaction's signatures (skipping signed transactions whose digest `isVerified`
+ * vouches for). Each transaction is encoded once: the encodings are the txRoot's leaves and give the
+ * digests. A follower runs it on a block before acknowledging it, and checks the chaining when it
+ * applies the block. Returns the transaction ids in block order.
  */
 export function verifyBlockContents(
   block: Block,
@@ -269,8 +275,9 @@ export function verifyBlockContents(
   if (block.txs.length > block_txs_max || block.results.length !== block.txs.length) {
     throw blockError("a block has at most block_txs_max transactions and one result each", "txs");
   }
-  const ids = verifyTransactions(block, verifier, options);
-  if (!bytesEqual(computeTxRoot(block.txs), header.txRoot))
+  const encodings = block.txs.map(encodeSignedTx);
+  const ids = verifyTransactions(block, encodings, verifier, options);
+  if (!bytesEqual(merkleRoot(encodings), header.txRoot))
     throw blockError("txRoot does not match", "header.txRoot");
   if (!bytesEqual(computeResultRoot(block.results), header.resultRoot)) {
     throw blockError("resultRoot does not match", "header.resultRoot");
@@ -301,7 +308,12 @@ function verifyChaining(header: BlockHeader, previous: BlockHeader | GenesisAnch
   }
 }
 
-function verifyTransactions(block: Block, verifier: Verifier, options: VerifyBlockOptions): Hash[] {
+function verifyTransactions(
+  block: Block,
+  encodings: readonly Uint8Array[],
+  verifier: Verifier,
+  options: VerifyBlockOptions,
+): Hash[] {
   const seen = new Set<string>();
   return block.txs.map((signed, index) => {
     const field = `txs[${index}]`;
@@ -316,7 +328,9 @@ function verifyTransactions(block: Block, verifier: Verifier, options: VerifyBlo
     const key = toHex(id);
     if (seen.has(key)) throw blockError("a transaction appears twice", field);
     seen.add(key);
-    if (options.isVerified?.(id) !== true) {
+    const encoding = encodings[index];
+    invariant(encoding !== undefined, "one encoding per transaction");
+    if (options.isVerified?.(signedTxDigest(encoding)) !== true) {
       try {
         verifyTxSignatures(signed, verifier);
       } catch (error) {

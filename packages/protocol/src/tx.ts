@@ -149,6 +149,16 @@ export function encodeSignedTx(signed: SignedTx): Uint8Array {
   return encodeCanonical(parseSignedTx(signed), { bytesMax: tx_bytes_max, field: "signed" });
 }
 
+/**
+ * The digest of a signed transaction: sha256 of its canonical signed encoding `encodedSignedTx` (as
+ * returned by encodeSignedTx, or the bytes a canonical decode accepted). Unlike the id it covers the
+ * signatures, so it is the key of any cache of verified signatures: copies of one transaction that
+ * carry other signatures share the id but never the digest.
+ */
+export function signedTxDigest(encodedSignedTx: Uint8Array): Hash {
+  return sha256(encodedSignedTx);
+}
+
 /** The SignedTx encoded in `bytes`; throws ENCODING_*, FIELD_*, KIND_UNKNOWN or DID_INVALID. */
 export function decodeSignedTx(bytes: Uint8Array): SignedTx {
   return parseSignedTx(decodeCanonical(bytes, { bytesMax: tx_bytes_max, field: "signed" }));

@@ -28,9 +28,19 @@ import { block_bytes_max, block_txs_max } from "../src/limits.js";
 import { merkleProof, merkleRoot, verifyMerkleProof } from "../src/merkle.js";
 import { createNodeVerifier, nodeVerifier } from "../src/node.js";
 import { nobleVerifier, type Verifier } from "../src/signer.js";
-import { encodeSignedTx, signTx, txId } from "../src/tx.js";
+import { encodeSignedTx, signedTxDigest, signTx, txId } from "../src/tx.js";
 import type { Block, BlockHeader, SignedTx, TxResult } from "../src/types.js";
-import { CHAIN, grantTx, patient, proposer, provider, registerTx, TIME, unsigned } from "./fixtures.js";
+import {
+  CHAIN,
+  grantTx,
+  guardian,
+  patient,
+  proposer,
+  provider,
+  registerTx,
+  TIME,
+  unsigned,
+} from "./fixtures.js";
 
 const genesis = { chain: CHAIN, time: TIME - 1000 };
 
@@ -43,6 +53,19 @@ function expectCode(action: () => unknown, code: string): void {
     return;
   }
   throw new Error(`expected ${code}, got success`);
+}
+
+/** A verifier that records the public key of every signature it is asked about. */
+function countingVerifier(): Verifier & { keys: string[] } {
+  const keys: string[] = [];
+  return {
+    name: "counting",
+    keys,
+    verify(publicKey, message, signature) {
+      keys.push(toHex(publicKey));
+      return nodeVerifier.verify(publicKey, message, signature);
+    },
+  };
 }
 
 function makeBlock(options: {
@@ -158,15 +181,45 @@ describe("verifyBlockStructure", () => {
     }
   });
 
-  it("skips signatures of ids the caller already verified", () => {
-    const forged: SignedTx = {
-      ...registerTx(3),
-      sigs: [{ ...registerTx(3).sigs[0]!, sig: new Uint8Array(64).fill(1) }],
+  it("skips signatures of signed transactions the caller already verified, by digest", () => {
+    const original = registerTx(3);
+    const counting = countingVerifier();
+    const block = makeBlock({ previous: first.header, txs: [original], time: TIME + 10 });
+    const known = toHex(signedTxDigest(encodeSignedTx(original)));
+    const isVerified = (digest: Uint8Array) => toHex(digest) === known;
+    verifyBlockStructure(block, first.header, counting, { isVerified });
+    expect(counting.keys).toEqual([toHex(proposer.publicKey)]); // only the proposer's signature
+  });
+
+  it("verifies a copy of a verified transaction that carries other signatures (same id)", () => {
+    const original = registerTx(3);
+    const known = toHex(signedTxDigest(encodeSignedTx(original)));
+    const isVerified = (digest: Uint8Array) => toHex(digest) === known;
+    const corrupted: SignedTx = {
+      ...original,
+      sigs: [{ ...original.sigs[0]!, sig: new Uint8Array(64).fill(1) }],
     };
-    const block = makeBlock({ previous: first.header, txs: [forged], time: TIME + 10 });
-    expectCode(() => verifyBlockStructure(block, first.header, nodeVerifier), "SIGNATURE_INVALID");
-    const known = toHex(txId(forged.tx));
-    verifyBlockStructure(block, first.header, nodeVerifier, { isVerified: (id) => toHex(id) === known });
+    const resigned = signTx(original.tx, [{ key: guardian, identity: patient.did }]);
+    for (const copy of [corrupted, resigned]) {
+      expect(toHex(txId(copy.tx))).toBe(toHex(txId(original.tx)));
+      expect(toHex(signedTxDigest(encodeSignedTx(copy)))).not.toBe(known);
+    }
+    const bad = makeBlock({ previous: first.header, txs: [corrupted], time: TIME + 10 });
+    expectCode(
+      () => verifyBlockStructure(bad, first.header, nodeVerifier, { isVerified }),
+      "SIGNATURE_INVALID",
+    );
+    // Valid under another key: it passes the stateless check, but only after being verified; the rules
+    // then reject it as key-not-current (rules.test.ts, "censorship by re-signing").
+    const counting = countingVerifier();
+    const copied = makeBlock({ previous: first.header, txs: [resigned], time: TIME + 10 });
+    verifyBlockStructure(copied, first.header, counting, { isVerified });
+    expect(counting.keys).toEqual([toHex(guardian.publicKey), toHex(proposer.publicKey)]);
+  });
+
+  it("signedTxDigest is sha256 of the canonical signed encoding", () => {
+    const bytes = encodeSignedTx(registerTx(3));
+    expect(toHex(signedTxDigest(bytes))).toBe(toHex(sha256(bytes)));
   });
 
   const broken: [string, () => Block, BlockHeader | typeof genesis, string][] = [
