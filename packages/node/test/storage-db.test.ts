@@ -21,7 +21,8 @@ function chainOf(path: string, blocks: number, perBlock: number): ChainDb {
   const db = openChainDb({ path });
   genesisInto(db);
   let raftIndex = 1;
-  for (const txs of clinicTxs(db.state.getChain()?.time ?? 0)) commitBlock(db, txs, { raftIndex: raftIndex++ });
+  for (const txs of clinicTxs(db.state.getChain()?.time ?? 0))
+    commitBlock(db, txs, { raftIndex: raftIndex++ });
   for (let i = 0; i < blocks; i++) {
     const time = (db.state.getChain()?.time ?? 0) + 1000;
     commitBlock(db, accessTxs(time, perBlock, 1000 * i), { raftIndex: raftIndex++ });
@@ -47,8 +48,12 @@ function answers(store: StateStore): unknown {
     members: store.listMembers(),
     provider: store.getIdentity(did("p0")),
     patient: store.getPatient(patient),
-    audit: all((after) => store.auditOfPatient(patient, after === undefined ? { limit: 7 } : { after, limit: 7 })),
-    consents: all((after) => store.consentsOfPatient(patient, after === undefined ? { limit: 2 } : { after, limit: 2 })),
+    audit: all((after) =>
+      store.auditOfPatient(patient, after === undefined ? { limit: 7 } : { after, limit: 7 }),
+    ),
+    consents: all((after) =>
+      store.consentsOfPatient(patient, after === undefined ? { limit: 2 } : { after, limit: 2 }),
+    ),
   };
 }
 
@@ -69,12 +74,16 @@ describe("openChainDb", () => {
     expect(MIGRATIONS.map(([number]) => number)).toEqual(MIGRATIONS.map((_m, index) => index + 1));
     const path = fresh();
     const db = openChainDb({ path });
-    const rows = db.sqlite.prepare("SELECT number, length(sql_hash) AS bytes FROM migrations ORDER BY number").all();
+    const rows = db.sqlite
+      .prepare("SELECT number, length(sql_hash) AS bytes FROM migrations ORDER BY number")
+      .all();
     expect(rows).toEqual(MIGRATIONS.map(([number]) => ({ number, bytes: 32 })));
     expect(db.migrations()).toEqual(MIGRATIONS.map(([number]) => number));
     db.close();
     const again = openChainDb({ path }); // reopening applies nothing twice
-    expect(again.sqlite.prepare("SELECT count(*) AS n FROM migrations").get()).toEqual({ n: MIGRATIONS.length });
+    expect(again.sqlite.prepare("SELECT count(*) AS n FROM migrations").get()).toEqual({
+      n: MIGRATIONS.length,
+    });
     again.close();
   });
 
@@ -83,7 +92,9 @@ describe("openChainDb", () => {
     const db = openChainDb({ path: rewritten });
     db.sqlite.prepare("UPDATE migrations SET sql_hash = zeroblob(32) WHERE number = 2").run();
     db.close();
-    expect(() => openChainDb({ path: rewritten })).toThrow(expect.objectContaining({ code: "MIGRATION_FAILED" }));
+    expect(() => openChainDb({ path: rewritten })).toThrow(
+      expect.objectContaining({ code: "MIGRATION_FAILED" }),
+    );
     const newer = fresh();
     const db2 = openChainDb({ path: newer });
     db2.sqlite.prepare("INSERT INTO migrations VALUES (999, zeroblob(32), 0)").run();
@@ -94,14 +105,18 @@ describe("openChainDb", () => {
   it("refuses files that are not chain databases with STORAGE_CORRUPT", () => {
     const garbage = fresh();
     writeFileSync(garbage, Buffer.alloc(8192, 7));
-    expect(() => openChainDb({ path: garbage })).toThrow(expect.objectContaining({ code: "STORAGE_CORRUPT" }));
+    expect(() => openChainDb({ path: garbage })).toThrow(
+      expect.objectContaining({ code: "STORAGE_CORRUPT" }),
+    );
     const foreign = fresh();
     const db = openChainDb({ path: ":memory:" });
     db.close();
     const other = openChainDb({ path: foreign });
     other.sqlite.pragma("application_id = 42");
     other.close();
-    expect(() => openChainDb({ path: foreign })).toThrow(expect.objectContaining({ code: "STORAGE_CORRUPT" }));
+    expect(() => openChainDb({ path: foreign })).toThrow(
+      expect.objectContaining({ code: "STORAGE_CORRUPT" }),
+    );
   });
 
   it("opens read-only: reads work, writes fail with STORAGE_READONLY", () => {
@@ -111,7 +126,9 @@ describe("openChainDb", () => {
     expect(db.blocks.tip()?.height).toBe(4);
     expect(() => db.blocks.markApplied(100)).toThrow(expect.objectContaining({ code: "STORAGE_READONLY" }));
     db.close();
-    expect(() => openChainDb({ path: fresh(), readonly: true })).toThrow(expect.objectContaining({ code: "STORAGE_IO" }));
+    expect(() => openChainDb({ path: fresh(), readonly: true })).toThrow(
+      expect.objectContaining({ code: "STORAGE_IO" }),
+    );
   });
 
   it("checks integrity and makes an online backup that opens with the same tip", async () => {
@@ -146,7 +163,8 @@ describe("blocks and exactly-once apply", () => {
     const block = stored?.block;
     const first = block?.txs[0];
     expect(first).toBeDefined();
-    const id = (db.state.auditOfPatient(did("pa"), { limit: 500 }).items.at(-1)?.tx ?? new Uint8Array(32)) as Uint8Array;
+    const id = (db.state.auditOfPatient(did("pa"), { limit: 500 }).items.at(-1)?.tx ??
+      new Uint8Array(32)) as Uint8Array;
     const tx = db.blocks.tx(id);
     expect(tx?.height).toBe(5);
     expect(tx?.txIndex).toBe(3);
@@ -164,7 +182,13 @@ describe("blocks and exactly-once apply", () => {
     const txs = accessTxs(time, 2, 50_000);
     const block = buildBlock(db, txs, { raftIndex: 9 });
     const apply = (store: StateStore) =>
-      applyBlock(store, { chain: "test-chain", height: block.header.height, time: block.header.time, prevAppHash: tip.appHash, txs });
+      applyBlock(store, {
+        chain: "test-chain",
+        height: block.header.height,
+        time: block.header.time,
+        prevAppHash: tip.appHash,
+        txs,
+      });
     const input = { block, encoded: encodeBlock(block), raftIndex: tip.appliedIndex, apply };
     expect(db.blocks.applyCommittedBlock(input)).toEqual({ applied: false });
     expect(db.blocks.tip()).toEqual(tip);
@@ -191,7 +215,13 @@ describe("blocks and exactly-once apply", () => {
     const txs = accessTxs(time, 3, 60_000);
     const block = buildBlock(db, txs, { raftIndex: 20 });
     const run = (store: StateStore) =>
-      applyBlock(store, { chain: "test-chain", height: block.header.height, time: block.header.time, prevAppHash: tip.appHash, txs });
+      applyBlock(store, {
+        chain: "test-chain",
+        height: block.header.height,
+        time: block.header.time,
+        prevAppHash: tip.appHash,
+        txs,
+      });
     const encoded = encodeBlock(block);
     expect(() =>
       db.blocks.applyCommittedBlock({
@@ -205,9 +235,9 @@ describe("blocks and exactly-once apply", () => {
       }),
     ).toThrow("crash in the middle");
     const forged = { ...block, header: { ...block.header, appHash: new Uint8Array(32).fill(1) } };
-    expect(() => db.blocks.applyCommittedBlock({ block: forged, encoded, raftIndex: 20, apply: run })).toThrow(
-      expect.objectContaining({ code: "APP_HASH_MISMATCH" }),
-    );
+    expect(() =>
+      db.blocks.applyCommittedBlock({ block: forged, encoded, raftIndex: 20, apply: run }),
+    ).toThrow(expect.objectContaining({ code: "APP_HASH_MISMATCH" }));
     expect(answers(db.state)).toEqual(before);
     expect(db.blocks.tip()).toEqual(tip);
     expect(db.blocks.blockAt(block.header.height)).toBeNull();
@@ -290,7 +320,9 @@ describe("state export and import", () => {
     }
     const target = openChainDb({ path: ":memory:" });
     const otherTip = { ...tip, appliedIndex: tip.appliedIndex + 1 };
-    expect(() => target.importState(chunks, otherTip)).toThrow(expect.objectContaining({ code: "STATE_CHUNK_INVALID" }));
+    expect(() => target.importState(chunks, otherTip)).toThrow(
+      expect.objectContaining({ code: "STATE_CHUNK_INVALID" }),
+    );
     expect(bytesEqual(target.importState(chunks, tip).appHash, tip.appHash)).toBe(true);
     target.close();
     source.close();

@@ -72,7 +72,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
   {
     weight: 2,
-    arbitrary: fc.record({ op: fc.constant("createSnapshot" as const), at: fc.integer({ min: -3, max: 4 }), data: fc.nat(50) }),
+    arbitrary: fc.record({
+      op: fc.constant("createSnapshot" as const),
+      at: fc.integer({ min: -3, max: 4 }),
+      data: fc.nat(50),
+    }),
   },
   { weight: 1, arbitrary: fc.constant({ op: "reopen" as const }) },
 );
@@ -132,7 +136,10 @@ class Pair {
     this.db.close();
     this.db = openChainDb({ path: this.path });
     // A different bootstrap is ignored: the stored snapshot wins.
-    this.sqlite = this.db.raftStorage({ bootstrap: bootstrapSnapshot({ voters: ["zz"], learners: [] }), ...this.cache });
+    this.sqlite = this.db.raftStorage({
+      bootstrap: bootstrapSnapshot({ voters: ["zz"], learners: [] }),
+      ...this.cache,
+    });
   }
 
   run(op: Op): void {
@@ -153,7 +160,8 @@ class Pair {
         return;
       }
       case "persist":
-        return this.persist(op);
+        this.persist(op);
+        return;
       case "applySnapshot": {
         const snapshot = this.snapshotAt(this.memory.snapshot().metadata.index + op.at, op.term, op.voters);
         both((s) => s.applySnapshot(snapshot));
@@ -173,7 +181,9 @@ class Pair {
   /** One Ready: the memory storage applies its parts in the RawNode order, SQLite in one transaction. */
   private persist(op: Extract<Op, { op: "persist" }>): void {
     const snapshot =
-      op.snapshotAt === null ? null : this.snapshotAt(this.memory.snapshot().metadata.index + op.snapshotAt, op.term, ["a"]);
+      op.snapshotAt === null
+        ? null
+        : this.snapshotAt(this.memory.snapshot().metadata.index + op.snapshotAt, op.term, ["a"]);
     const base = snapshot === null ? this.memory.lastIndex() : snapshot.metadata.index;
     const entries = makeEntries(this.memory, base + 1 + op.from, op.terms);
     const hardState: HardState = { term: op.term, vote: "a", commit: base };
@@ -203,7 +213,10 @@ class Pair {
   }
 
   private snapshotAt(index: number, term: number, voters: string[]): Snapshot {
-    return { metadata: { index, term, confState: { voters, learners: [] } }, data: new Uint8Array([index & 255]) };
+    return {
+      metadata: { index, term, confState: { voters, learners: [] } },
+      data: new Uint8Array([index & 255]),
+    };
   }
 }
 
@@ -235,7 +248,10 @@ describe("SqliteRaftStorage conformance with MemoryStorage", () => {
   }
 
   it("starts from a non-empty snapshot like MemoryStorage", () => {
-    const snapshot: Snapshot = { metadata: { index: 10, term: 3, confState: CONF }, data: new Uint8Array([1, 2]) };
+    const snapshot: Snapshot = {
+      metadata: { index: 10, term: 3, confState: CONF },
+      data: new Uint8Array([1, 2]),
+    };
     const pair = new Pair(snapshot, { cacheEntriesMax: 8, cacheBytesMax: 1024 });
     pair.run({ op: "append", from: 1, terms: [0, 0, 1], sizes: [1, 2, 3, 4, 5, 6, 7, 8] });
     expect(observe(pair.sqlite, [10, 100])).toEqual(observe(pair.memory, [10, 100]));
@@ -252,9 +268,9 @@ describe("SqliteRaftStorage.persist", () => {
     const before = observe(pair.sqlite, []);
     const stale: Snapshot = { metadata: { index: 1, term: 1, confState: CONF }, data: new Uint8Array(0) };
     const entries: Entry[] = [{ index: 4, term: 1, type: "normal", data: new Uint8Array(1) }];
-    expect(() => pair.sqlite.persist({ snapshot: stale, entries, hardState: { term: 5, vote: "a", commit: 3 } })).toThrow(
-      expect.objectContaining({ code: "SNAPSHOT_OUT_OF_DATE" }),
-    );
+    expect(() =>
+      pair.sqlite.persist({ snapshot: stale, entries, hardState: { term: 5, vote: "a", commit: 3 } }),
+    ).toThrow(expect.objectContaining({ code: "SNAPSHOT_OUT_OF_DATE" }));
     const gap: Entry[] = [{ index: 9, term: 1, type: "normal", data: new Uint8Array(1) }];
     expect(() => pair.sqlite.persist({ entries: gap, hardState: { term: 5, vote: "a", commit: 3 } })).toThrow(
       expect.objectContaining({ code: "INVARIANT" }),

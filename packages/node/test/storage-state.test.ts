@@ -18,7 +18,16 @@ import {
 } from "@medledger/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DAY, did, genesisOf, HOUR, hashOf, makeTx, TestChain, type Tx } from "../../protocol/test/rules-fixtures.js";
+import {
+  DAY,
+  did,
+  genesisOf,
+  HOUR,
+  hashOf,
+  makeTx,
+  TestChain,
+  type Tx,
+} from "../../protocol/test/rules-fixtures.js";
 import { openChainDb } from "../src/storage/index.js";
 import { STATE_SQL, type StateStatement } from "../src/storage/state-store.js";
 
@@ -72,7 +81,10 @@ function buildTx(chain: TestChain, s: Step, history: Tx[]): Tx {
     )?.id ?? hashOf("none");
   switch (s.kind) {
     case 0:
-      return make("provider.register", member, { provider: pick(PROVIDERS, s.b), licenseHash: hashOf(`l${s.c}`) });
+      return make("provider.register", member, {
+        provider: pick(PROVIDERS, s.b),
+        licenseHash: hashOf(`l${s.c}`),
+      });
     case 1:
       return make("provider.suspend", member, { provider: pick(PROVIDERS, s.b), reason: "review" });
     case 2:
@@ -83,7 +95,9 @@ function buildTx(chain: TestChain, s: Step, history: Tx[]): Tx {
         threshold: 1 + (s.d % 2),
       });
     case 4:
-      return make("patient.set-emergency-scope", patient, { categories: [category, pick(CATEGORIES, s.c + 9)] });
+      return make("patient.set-emergency-scope", patient, {
+        categories: [category, pick(CATEGORIES, s.c + 9)],
+      });
     case 5:
       return make("key.rotate", s.flag ? patient : provider, { newKey: pick(KEYS, s.c) });
     case 6:
@@ -142,10 +156,12 @@ function buildTx(chain: TestChain, s: Step, history: Tx[]): Tx {
 function queries(store: StateStore, time: number, history: Tx[]): unknown {
   const everyone = [...MEMBERS, ...PROVIDERS, ...PATIENTS, ...GUARDIANS, ...KEYS, ...NEWCOMERS];
   const ids = history.map((tx) => tx.id);
-  const pages = <T>(fetch: (page: { after?: { height: number; txIndex: number }; limit: number }) => {
-    items: T[];
-    next: { height: number; txIndex: number } | null;
-  }) => {
+  const pages = <T>(
+    fetch: (page: { after?: { height: number; txIndex: number }; limit: number }) => {
+      items: T[];
+      next: { height: number; txIndex: number } | null;
+    },
+  ) => {
     const out: unknown[] = [];
     let page = fetch({ limit: 2 });
     out.push(page);
@@ -162,7 +178,12 @@ function queries(store: StateStore, time: number, history: Tx[]): unknown {
     members: [store.listMembers(), store.countMembers(), everyone.map((x) => store.getMember(x))],
     patients: PATIENTS.map((x) => store.getPatient(x)),
     records: RECORDS.map((x) => store.getRecord(x)),
-    byId: ids.map((id) => [store.getConsent(id), store.getEmergency(id), store.getProposal(id), store.hasSeen(id)]),
+    byId: ids.map((id) => [
+      store.getConsent(id),
+      store.getEmergency(id),
+      store.getProposal(id),
+      store.hasSeen(id),
+    ]),
     votes: ids.flatMap((id) => MEMBERS.map((m) => store.getVote(id, m))),
     perPatient: PATIENTS.map((patient) => ({
       audit: pages((page) => store.auditOfPatient(patient, page)),
@@ -170,10 +191,20 @@ function queries(store: StateStore, time: number, history: Tx[]): unknown {
       records: pages((page) => store.recordsOfPatient(patient, page)),
       emergencies: pages((page) => store.emergenciesOfPatient(patient, page)),
       live: [time - DAY, time, time + HOUR].map((t) =>
-        store.liveConsents({ patient, grantees: [PROVIDERS[0] as Did, MEMBERS[0] as Did], time: t, limit: 5 }),
+        store.liveConsents({
+          patient,
+          grantees: [PROVIDERS[0] as Did, MEMBERS[0] as Did],
+          time: t,
+          limit: 5,
+        }),
       ),
       ended: [time, time + 2 * HOUR].map((t) =>
-        store.endedConsents({ patient, grantees: [PROVIDERS[1] as Did, MEMBERS[1] as Did], time: t, limit: 3 }),
+        store.endedConsents({
+          patient,
+          grantees: [PROVIDERS[1] as Did, MEMBERS[1] as Did],
+          time: t,
+          limit: 3,
+        }),
       ),
       emergency: PROVIDERS.map((provider) => [
         store.activeEmergencies({ patient, provider, time, limit: 3 }),
@@ -226,7 +257,13 @@ describe("SqliteStateStore conformance with MemoryStateStore", () => {
     const chain = new TestChain(genesisOf(1), db.state);
     const before = db.state.getChain();
     const tx = makeTx(chain.time, "patient.register", did("pa"), {});
-    const stale = { chain: "test-chain", height: 5, time: chain.time + 1, prevAppHash: chain.appHash, txs: [tx] };
+    const stale = {
+      chain: "test-chain",
+      height: 5,
+      time: chain.time + 1,
+      prevAppHash: chain.appHash,
+      txs: [tx],
+    };
     expect(() => db.sqlite.transaction(() => applyBlock(db.state, stale))()).toThrow();
     expect(db.state.getChain()).toEqual(before);
     expect(db.state.getPatient(did("pa"))).toBeNull();
@@ -278,12 +315,21 @@ describe("SqliteStateStore rows and pages", () => {
     const db = openChainDb({ path: ":memory:" });
     const memory = new MemoryStateStore();
     for (const store of [db.state, memory] as StateStore[]) {
-      store.putAudit(audit(1, 0, { record: "r1", cites: hashOf("c"), flagged: false, decision: "permitted" }));
+      store.putAudit(
+        audit(1, 0, { record: "r1", cites: hashOf("c"), flagged: false, decision: "permitted" }),
+      );
       store.putAudit(audit(1, 1));
       store.putConsent(consent(1, { records: ["r1", "r2"], categories: [], revokedAt: 50 }));
       store.putPatient({ did: patient, guardians: [], threshold: 0, emergencyScope: null });
       store.putPatient({ did: provider, guardians: [patient], threshold: 1, emergencyScope: [] });
-      store.putIdentity({ did: patient, role: "patient", key: patient, member: null, status: "active", licenseHash: null });
+      store.putIdentity({
+        did: patient,
+        role: "patient",
+        key: patient,
+        member: null,
+        status: "active",
+        licenseHash: null,
+      });
     }
     const page = { limit: 10 };
     const rows = db.state.auditOfPatient(patient, page).items;
@@ -302,8 +348,10 @@ describe("SqliteStateStore rows and pages", () => {
     const db = openChainDb({ path: ":memory:" });
     const memory = new MemoryStateStore();
     for (const store of [db.state, memory] as StateStore[]) {
-      for (let i = 0; i < 7; i++) store.putConsent(consent(i, { height: 3, txIndex: 0, grantee: did(`g${i % 2}`) }));
-      for (let i = 0; i < 5; i++) store.putConsent(consent(10 + i, { height: 4 + i, revokedAt: i % 2 === 0 ? 1 : null }));
+      for (let i = 0; i < 7; i++)
+        store.putConsent(consent(i, { height: 3, txIndex: 0, grantee: did(`g${i % 2}`) }));
+      for (let i = 0; i < 5; i++)
+        store.putConsent(consent(10 + i, { height: 4 + i, revokedAt: i % 2 === 0 ? 1 : null }));
       store.putConsent(consent(2, { height: 3, txIndex: 0, grantee: did("g0"), revokedAt: 9 })); // an update keeps its place
     }
     const read = (store: StateStore) => {
@@ -321,7 +369,9 @@ describe("SqliteStateStore rows and pages", () => {
     };
     expect(read(db.state)).toEqual(read(memory));
     for (const limit of [0, 501, 1.5]) {
-      expect(() => db.state.auditOfPatient(patient, { limit })).toThrow(expect.objectContaining({ code: "FIELD_INVALID" }));
+      expect(() => db.state.auditOfPatient(patient, { limit })).toThrow(
+        expect.objectContaining({ code: "FIELD_INVALID" }),
+      );
     }
     db.close();
   });
@@ -329,8 +379,12 @@ describe("SqliteStateStore rows and pages", () => {
   it("refuses audit entries out of order, like MemoryStateStore", () => {
     const db = openChainDb({ path: ":memory:" });
     db.state.putAudit(audit(2, 1));
-    expect(() => db.state.putAudit(audit(2, 1))).toThrow(expect.objectContaining({ code: "STATE_INVARIANT" }));
-    expect(() => db.state.putAudit(audit(1, 5))).toThrow(expect.objectContaining({ code: "STATE_INVARIANT" }));
+    expect(() => db.state.putAudit(audit(2, 1))).toThrow(
+      expect.objectContaining({ code: "STATE_INVARIANT" }),
+    );
+    expect(() => db.state.putAudit(audit(1, 5))).toThrow(
+      expect.objectContaining({ code: "STATE_INVARIANT" }),
+    );
     db.close();
   });
 
@@ -376,15 +430,16 @@ describe("query plans", () => {
     })();
     db.sqlite.exec("ANALYZE");
     const params: Partial<Record<StateStatement, unknown[]>> = {
-      liveConsents: ["p", "[\"a\",\"b\"]", 1, 5],
-      endedConsents: ["p", "[\"a\"]", 1, 5],
+      liveConsents: ["p", '["a","b"]', 1, 5],
+      endedConsents: ["p", '["a"]', 1, 5],
       activeEmergencies: ["p", "q", 1, 1, 1],
     };
     const plans: Record<string, string[]> = {};
     for (const [name, sql] of Object.entries(STATE_SQL)) {
       if (!/^\s*(SELECT|DELETE|UPDATE)/i.test(sql)) continue;
       const count = (sql.match(/\?/g) ?? []).length;
-      const args = params[name as StateStatement] ?? Array.from({ length: count }, (_, i) => (i === 0 ? "x" : 1));
+      const args =
+        params[name as StateStatement] ?? Array.from({ length: count }, (_, i) => (i === 0 ? "x" : 1));
       const rows = db.sqlite.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as Array<{ detail: string }>;
       plans[name] = rows.map((row) => row.detail);
     }
@@ -396,7 +451,10 @@ describe("query plans", () => {
           const fullScan = new RegExp(`^SCAN ${table}(?! USING (COVERING )?INDEX)`).test(detail);
           expect(fullScan, `${name}: ${detail}`).toBe(false);
         }
-        expect(/USE TEMP B-TREE FOR ORDER BY/.test(detail) && name.endsWith("OfPatient"), `${name}: ${detail}`).toBe(false);
+        expect(
+          /USE TEMP B-TREE FOR ORDER BY/.test(detail) && name.endsWith("OfPatient"),
+          `${name}: ${detail}`,
+        ).toBe(false);
       }
     }
     expect(plans.auditOfPatient?.join(" ")).toMatch(/SEARCH audit USING INDEX audit_by_patient/);
