@@ -10,6 +10,8 @@ export interface RunSeedsOptions {
   readonly firstSeed: number;
   readonly count: number;
   readonly raftFactory?: RaftFactory;
+  /** Check outcomes only (see SimulateOptions). */
+  readonly outcomesOnly?: boolean;
   /** Stop at the first violation. */
   readonly stopAtFirst?: boolean;
   /** Receives each failing seed's line as soon as it is known. */
@@ -57,10 +59,10 @@ export function runSeeds(options: RunSeedsOptions): SeedsReport {
     messagesDropped: 0,
   };
   for (let seed = options.firstSeed; seed < options.firstSeed + options.count; seed++) {
-    const result = simulate(
-      seed,
-      options.raftFactory === undefined ? {} : { raftFactory: options.raftFactory },
-    );
+    const result = simulate(seed, {
+      ...(options.raftFactory === undefined ? {} : { raftFactory: options.raftFactory }),
+      outcomesOnly: options.outcomesOnly === true,
+    });
     seeds++;
     acknowledged += result.acknowledged;
     for (const key of Object.keys(stats) as (keyof SeedStats)[]) stats[key] += result.stats[key];
