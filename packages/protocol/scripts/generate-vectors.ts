@@ -1759,6 +1759,29 @@ function scenarioFile(): Json {
       },
     ],
   });
+
+  // Blocks 9 and 10: a copy of a pending transaction re-signed by someone else (same id: the id
+  // excludes signatures) is refused without consuming the id or writing an audit row.
+  t = chain.at(1000);
+  const pending = access(t, "imaging", "TREAT");
+  chain.block({
+    advanceMs: 1000,
+    note: "a copy of provider-a's pending access.log re-signed with provider-b's key: refused, nothing written",
+    txs: [
+      {
+        note: "access.log by provider-a signed with provider-b's key (same id as the genuine one)",
+        signed: sign(pending.tx, [{ key: signer("provider-b"), identity: did("provider-a") }]),
+        expect: "key-not-current",
+      },
+    ],
+  });
+  const refused = chain.blocks[chain.blocks.length - 1] as { writeLog: Json[] };
+  if (refused.writeLog.length !== 1) throw new Error("a refused copy writes nothing but seen-prune");
+  chain.block({
+    advanceMs: 1000,
+    note: "the genuine access.log: the refused copy did not consume its id",
+    txs: [{ note: "access.log imaging (TREAT) by provider-a, genuine", signed: pending, expect: "consent" }],
+  });
   return {
     description:
       "The access scenario: a genesis and a sequence of blocks with the expected result of every transaction and the app hash after every block.",

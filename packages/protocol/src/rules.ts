@@ -1,8 +1,11 @@
 /**
  * The pure state-transition rules: genesis, one transaction, one block, and the access decision.
  * Signatures are verified statelessly before (tx.ts); here every check is against the state and the
- * block (time, height, chain). A transaction whose rules fail is kept with a stable reason code:
- * only its replay record (and, for access.log, its audit entry) is written. Reason codes, decisions
+ * block (time, height, chain). A transaction that is not shown to be its signers' act (a key that is
+ * not current, a wrong signature set) is rejected with nothing written: its id stays free for the
+ * genuine transaction, and nobody's audit trail is written in another's name. An authentic
+ * transaction whose rules fail is kept with a stable reason code: only its replay record (and, for
+ * access.log, its audit entry) is written. Reason codes, decisions
  * and the app hash are deterministic: the same blocks give the same state and app hash everywhere.
  */
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
@@ -248,14 +251,20 @@ export function applyBlock(store: StateStore, block: BlockInput): BlockOutcome {
   return { results, appHash, events };
 }
 
-/** Applies one transaction (signatures already verified statelessly); never throws on bad input. */
+/**
+ * Applies one transaction (signatures already verified statelessly); never throws on bad input.
+ * Authenticity comes first and writes nothing when it fails (checkSignerKeys, then the guardian set
+ * of a key.recover); only then is the id checked against replays and consumed.
+ */
 export function applyTx(store: StateStore, context: TxContext, signed: SignedTx, txId: Hash): TxOutcome {
   const { tx } = signed;
   if (!isTxKind(tx.kind)) return rejected("kind-unknown");
   const body = tryParseBody(tx.kind, tx.body);
+  const inauthentic = checkSignerKeys(store, signed) ?? checkSignatureSet(store, tx.kind, body, signed);
+  if (inauthentic !== null) return rejected(inauthentic);
   const envelopeCode = checkEnvelope(store, context, signed, txId);
   if (envelopeCode === null) store.putSeen(txId, tx.expires);
-  const code = envelopeCode ?? (body === null ? "body-invalid" : checkSignatures(store, signed));
+  const code = envelopeCode ?? (body === null ? "body-invalid" : null);
   const apply: Apply = {
     store,
     ...context,
@@ -340,7 +349,14 @@ function checkEnvelope(
   return null;
 }
 
-function checkSignatures(store: StateStore, signed: SignedTx): ReasonCode | null {
+/**
+ * The stateful authenticity check of a transaction, alone: the number of signatures its kind takes,
+ * the first by the envelope's signer, no identity twice, and each signature's key the current key of
+ * its signer identity (the signer's own DID for an unregistered identity). Returns the reason code
+ * (signature-count, signer-mismatch, duplicate-signer, key-not-current) or null. applyTx runs it before
+ * anything is written; a mempool runs it at admission.
+ */
+export function checkSignerKeys(store: StateStore, signed: SignedTx): ReasonCode | null {
   const { tx, sigs } = signed;
   const first = sigs[0];
   if (first === undefined || sigs.length > tx_signatures_max) return "signature-count";
@@ -353,6 +369,26 @@ function checkSignatures(store: StateStore, signed: SignedTx): ReasonCode | null
     const current = store.getIdentity(sig.signer)?.key ?? sig.signer;
     if (sig.key !== current) return "key-not-current";
   }
+  return null;
+}
+
+/**
+ * The stateful rules that depend on which signatures a transaction carries rather than on what was
+ * signed (the id): a key.recover's signers must all be guardians of the registered patient, and at least
+ * its threshold. Checked before the id is consumed, so that a copy with a co-signature stripped or a
+ * stranger's added cannot burn the id of the guardians' genuine recovery.
+ */
+function checkSignatureSet(
+  store: StateStore,
+  kind: TxKind,
+  body: TxBodies[TxKind] | null,
+  signed: SignedTx,
+): ReasonCode | null {
+  if (kind !== "key.recover" || body === null) return null;
+  const patient = store.getPatient((body as TxBodies["key.recover"]).patient);
+  if (patient === null) return null; // patient-unknown: a rule on the intent, for the handler
+  if (signed.sigs.some((sig) => !patient.guardians.includes(sig.signer))) return "signer-not-guardian";
+  if (patient.threshold < 1 || signed.sigs.length < patient.threshold) return "guardian-threshold-not-met";
   return null;
 }
 
@@ -606,8 +642,12 @@ function keyRecover(apply: Apply, body: TxBodies["key.recover"]): Handled {
   const patient = store.getPatient(body.patient);
   const identity = store.getIdentity(body.patient);
   if (patient === null || identity === null) return "patient-unknown";
-  if (apply.signers.some((signer) => !patient.guardians.includes(signer))) return "signer-not-guardian";
-  if (patient.threshold < 1 || apply.signers.length < patient.threshold) return "guardian-threshold-not-met";
+  // The guardian set and threshold were checked before the id was consumed (checkSignatureSet).
+  invariant(
+    apply.signers.every((signer) => patient.guardians.includes(signer)) &&
+      apply.signers.length >= patient.threshold,
+    "a recovery that reaches its handler is signed by enough guardians",
+  );
   if (store.getKeyOwner(body.newKey) !== null) return "key-in-use";
   return changeKey(store, identity, body.newKey, "recover");
 }

@@ -3,9 +3,9 @@
 // through applyBlock; SignedTx objects are built directly because the rules do not verify signatures.
 import { describe, expect, it } from "vitest";
 import { tx_ttl_max_ms } from "../src/limits.js";
-import { checkAccess, REASON_CODES } from "../src/rules.js";
-import type { AccessLogBody } from "../src/types.js";
-import { CHAIN, clinic, DAY, did, HOUR, hashOf, makeTx, TestChain } from "./rules-fixtures.js";
+import { checkAccess, checkSignerKeys, REASON_CODES } from "../src/rules.js";
+import type { AccessLogBody, Did } from "../src/types.js";
+import { CHAIN, clinic, DAY, did, HOUR, hashOf, makeTx, TestChain, type Tx } from "./rules-fixtures.js";
 
 function setup() {
   const world = clinic();
@@ -352,6 +352,102 @@ describe("envelope", () => {
     const mismatch = chain.tx("patient.set-emergency-scope", patient, { categories: [] });
     (mismatch.signed.tx as { signer: string }).signer = did("x");
     expect(chain.run(mismatch).code).toBe("signer-mismatch");
+  });
+});
+
+describe("authenticity before replay", () => {
+  /** A copy of `genuine` (same id: the id excludes signatures) carrying the signatures `sigs`. */
+  function copyWith(genuine: Tx, sigs: Array<[signer: Did, key: Did]>): Tx {
+    const signed = {
+      ...genuine.signed,
+      sigs: sigs.map(([signer, key]) => ({ signer, key, sig: new Uint8Array(64) })),
+    };
+    return { signed, id: genuine.id };
+  }
+
+  it("a copy re-signed by an attacker neither consumes the id nor blocks the genuine transaction", () => {
+    const { chain, patient, grant } = setup();
+    const genuine = grant();
+    const attacker = did("attacker");
+    const seen = () => (chain.store as unknown as { seenCount(): number }).seenCount();
+    const before = seen();
+    const copies = [
+      copyWith(genuine, [[patient, attacker]]), // signer unchanged, the attacker's key
+      copyWith(genuine, [[attacker, attacker]]), // signed as the attacker
+      copyWith(genuine, [
+        [patient, patient],
+        [attacker, attacker],
+      ]), // a signature added
+    ];
+    const outcome = chain.block(copies);
+    expect(outcome.results.map((result) => result.code)).toEqual([
+      "key-not-current",
+      "signer-mismatch",
+      "signature-count",
+    ]);
+    expect(outcome.events).toEqual([]);
+    expect(seen()).toBe(before);
+    expect(chain.run(genuine).code).toBe("ok");
+    expect(chain.run(genuine).code).toBe("tx-replayed");
+  });
+
+  it("a forged access.log is rejected without an audit row, a notification or a consumed id", () => {
+    const { chain, access, audit, provider, patient } = setup();
+    const genuine = access();
+    const forged = copyWith(genuine, [[provider, did("attacker")]]);
+    const outcome = chain.block([forged]);
+    expect(outcome.results).toEqual([{ status: "rejected", code: "key-not-current" }]);
+    expect(outcome.events).toEqual([]);
+    expect(audit()).toEqual([]);
+    expect(chain.run(genuine)).toMatchObject({ decision: "denied", code: "no-consent" });
+    expect(chain.run(forged).code).toBe("key-not-current"); // not tx-replayed: checked first, not audited
+    expect(audit().map((row) => [row.provider, row.patient, row.code])).toEqual([
+      [provider, patient, "no-consent"],
+    ]);
+  });
+
+  it("a key.recover copy with a guardian stripped or a stranger added leaves the id to the guardians", () => {
+    const { chain, patient } = setup();
+    const [g1, g2] = [did("g1"), did("g2")];
+    chain.run(chain.tx("patient.set-guardians", patient, { guardians: [g1, g2], threshold: 2 }));
+    const genuine = chain.tx(
+      "key.recover",
+      g1,
+      { patient, newKey: did("recovered") },
+      { cosigners: [[g2, g2]] },
+    );
+    const stripped = copyWith(genuine, [[g1, g1]]);
+    const stranger = copyWith(genuine, [
+      [g1, g1],
+      [g2, g2],
+      [did("s"), did("s")],
+    ]);
+    const codes = chain.block([stripped, stranger]).results.map((result) => result.code);
+    expect(codes).toEqual(["guardian-threshold-not-met", "signer-not-guardian"]);
+    expect(chain.run(genuine).code).toBe("ok");
+  });
+
+  it("an authentic transaction that fails its rules still consumes its id", () => {
+    const { chain, provider } = setup();
+    const taken = chain.tx("key.rotate", provider, { newKey: did("m0") });
+    expect(chain.run(taken).code).toBe("key-in-use");
+    expect(chain.run(taken).code).toBe("tx-replayed");
+  });
+
+  it("checkSignerKeys is the authenticity check alone, and writes nothing", () => {
+    const { chain, patient, member } = setup();
+    const newKey = did("patient-key-2");
+    const ok = chain.tx("patient.set-emergency-scope", patient, { categories: [] });
+    const stale = chain.tx("patient.set-emergency-scope", patient, { categories: [] }, { key: newKey });
+    expect(checkSignerKeys(chain.store, ok.signed)).toBeNull();
+    expect(checkSignerKeys(chain.store, stale.signed)).toBe("key-not-current");
+    expect(checkSignerKeys(chain.store, copyWith(ok, []).signed)).toBe("signature-count");
+    expect(checkSignerKeys(chain.store, copyWith(ok, [[member, member]]).signed)).toBe("signer-mismatch");
+    const twice = chain.tx("key.recover", member, { patient, newKey }, { cosigners: [[member, member]] });
+    expect(checkSignerKeys(chain.store, twice.signed)).toBe("duplicate-signer");
+    chain.run(chain.tx("key.rotate", patient, { newKey }));
+    expect(checkSignerKeys(chain.store, ok.signed)).toBe("key-not-current");
+    expect(checkSignerKeys(chain.store, stale.signed)).toBeNull();
   });
 });
 
