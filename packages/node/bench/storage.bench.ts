@@ -9,9 +9,8 @@ import { join } from "node:path";
 import { bootstrapSnapshot, type Entry } from "@medledger/consensus";
 import { applyBlock, type Block, encodeBlock, type Hash } from "@medledger/protocol";
 import { afterAll, bench, describe } from "vitest";
-import { did, hashOf } from "../../protocol/test/rules-fixtures.js";
+import { did, hashOf, type Tx } from "../../protocol/test/rules-fixtures.js";
 import { type ChainDb, openChainDb, type SqliteRaftStorage } from "../src/storage/index.js";
-import type { Tx } from "../test/fixtures/storage-chain.js";
 import { accessTxs, clinicTxs, commitBlock, genesisInto } from "../test/fixtures/storage-chain.js";
 
 const dir = mkdtempSync(join(tmpdir(), "medledger-bench-"));
