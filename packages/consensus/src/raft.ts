@@ -96,6 +96,8 @@ export class Raft {
   protected heartbeatElapsed = 0;
   protected randomizedElectionTimeout = 0;
   protected uncommittedBytes = 0;
+  /** Proposals were appended since the last flushProposals(). */
+  protected proposalsPending = false;
 
   constructor(config: RaftConfig, storage: Storage) {
     validateRaftConfig(config);
@@ -143,10 +145,28 @@ export class Raft {
     this.hup(false);
   }
 
-  /** Appends a normal entry; only a leader accepts it. Returns its index. */
+  /**
+   * Appends a normal entry; only a leader accepts it. Returns its index. Proposals are batched: the
+   * appends that carry them leave when the driver next takes a Ready (see flushProposals).
+   */
   propose(data: Uint8Array): number {
     this.checkCanPropose(data.byteLength);
-    return this.appendAndSend({ type: "normal", data });
+    const index = this.appendEntry({ type: "normal", data });
+    this.proposalsPending = true;
+    return index;
+  }
+
+  /** Sends the appends for every proposal since the last call: one message per follower, not per proposal. */
+  flushProposals(): void {
+    if (!this.proposalsPending) return;
+    this.proposalsPending = false;
+    if (this.role !== "leader") return;
+    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, false);
+  }
+
+  /** Whether proposals wait for flushProposals(). */
+  hasPendingProposals(): boolean {
+    return this.proposalsPending;
   }
 
   /** Appends a membership change; one at a time, and only once the leader committed in its term. */

@@ -134,6 +134,7 @@ export class RawNode {
     const log = raft.log;
     const soft = raft.softState();
     return (
+      raft.hasPendingProposals() ||
       raft.messages.length > 0 ||
       raft.messagesAfterPersist.length > 0 ||
       log.unstable.entries.length > 0 ||
@@ -150,6 +151,7 @@ export class RawNode {
   ready(): Ready {
     assert(this.outstanding === null, "ready() called again before advance()");
     const raft = this.raft;
+    raft.flushProposals();
     const hardState = raft.hardState();
     const ready: Ready = {
       softState: raft.softState(),
