@@ -125,6 +125,12 @@ function keysFile(): Json {
     why: "the multicodec prefix is not 0xed 0x01",
   });
   invalid.push({
+    name: "multicodec 0xed 0x00 (still spells z6Mk…)",
+    did: withCodec([0xed, 0x00], good.publicKey),
+    error: "DID_INVALID",
+    why: "the multicodec prefix is not 0xed 0x01",
+  });
+  invalid.push({
     name: "31-byte key",
     did: withCodec([0xed, 0x01], good.publicKey.subarray(0, 31)),
     error: "DID_INVALID",
@@ -434,6 +440,8 @@ function negativeTransactions(samples: Array<{ name: string; signed: SignedTx }>
   const register = find("patient.register");
   const grant = find("consent.grant");
   const suspend = find("provider.suspend");
+  const rotate = find("key.rotate");
+  const recover = find("key.recover (two guardians)");
   const valid = encodeSignedTx(register);
   const cases: Array<{ name: string; bytes: Uint8Array; stage: Stage; error: string }> = [];
   const add = (name: string, bytes: Uint8Array, stage: Stage, error: string) =>
@@ -612,12 +620,37 @@ function negativeTransactions(samples: Array<{ name: string; signed: SignedTx }>
     "DID_INVALID",
   );
   add(
-    "a body DID that fails the did:key syntax",
+    "a body DID that is not a did:key",
     tamper(grant, (raw) => {
       raw.tx.body.grantee = "did:key:z6Mk";
     }),
     "decode",
-    "FIELD_INVALID",
+    "DID_INVALID",
+  );
+  // Body DIDs get the full check of section 2: these spell did:key:z6Mk + 44 base58 characters.
+  add(
+    "a key.rotate newKey that is a small-order key (the identity point)",
+    tamper(rotate, (raw) => {
+      raw.tx.body.newKey = didOfBytes([0xed, 0x01, 0x01, ...new Uint8Array(31)]);
+    }),
+    "decode",
+    "DID_INVALID",
+  );
+  add(
+    "a key.recover newKey that is a non-canonical key (y = p)",
+    tamper(recover, (raw) => {
+      raw.tx.body.newKey = didOfBytes([0xed, 0x01, 0xed, ...new Uint8Array(30).fill(0xff), 0x7f]);
+    }),
+    "decode",
+    "DID_INVALID",
+  );
+  add(
+    "a grantee DID with multicodec 0xed 0x00",
+    tamper(grant, (raw) => {
+      raw.tx.body.grantee = didOfBytes([0xed, 0x00, ...key("provider-a").publicKey]);
+    }),
+    "decode",
+    "DID_INVALID",
   );
   add(
     "a category outside the vocabulary",
@@ -1808,6 +1841,13 @@ function expectError(action: () => unknown, code: string, what: string): void {
 const BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
 /** base58btc, written out here so that invalid DIDs can be spelled (did.ts refuses to make them). */
+/** The did:key spelling of raw multicodec bytes; asserts it passes the old syntax-only pattern. */
+function didOfBytes(bytes: number[]): string {
+  const text = `did:key:z${base58Encode(Uint8Array.from(bytes))}`;
+  if (!/^did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}$/.test(text)) throw new Error(`${text} does not spell z6Mk`);
+  return text;
+}
+
 function base58Encode(bytes: Uint8Array): string {
   let value = 0n;
   for (const byte of bytes) value = (value << 8n) | BigInt(byte);

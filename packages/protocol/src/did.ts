@@ -5,7 +5,7 @@
  * either verifier. The byte-level ed25519 encoding checks live here (signer.ts's pre-check uses them).
  */
 import { ProtocolError } from "./errors.js";
-import { did_bytes_max, public_key_bytes } from "./limits.js";
+import { did_bytes_max, did_cache_entries_max, public_key_bytes } from "./limits.js";
 import type { Did } from "./types.js";
 
 /** The did:key prefix every medledger identity starts with. */
@@ -16,6 +16,11 @@ const BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvw
 const BASE58_INDEX: ReadonlyMap<string, number> = new Map(
   [...BASE58_ALPHABET].map((character, index) => [character, index]),
 );
+/**
+ * DID strings that passed the full check, oldest first (at most did_cache_entries_max). Only valid
+ * strings enter; the check is a pure function of the string, so a hit answers exactly as a decode.
+ */
+const validDids = new Set<string>();
 
 /** The did:key of a 32-byte ed25519 public key; throws KEY_INVALID on a key no verifier accepts. */
 export function publicKeyToDid(publicKey: Uint8Array): Did {
@@ -52,17 +57,28 @@ export function didToPublicKey(did: unknown, field = "did"): Uint8Array {
 /** True when `value` is a valid ed25519 did:key string. */
 export function isDid(value: unknown): value is Did {
   try {
-    didToPublicKey(value);
+    parseDid(value);
     return true;
   } catch {
     return false;
   }
 }
 
-/** Returns `value` typed as a Did when it is one; throws DID_INVALID with `field` otherwise. */
+/**
+ * Returns `value` typed as a Did when it passes the full check (decoding, multicodec, a canonical,
+ * non-small-order key); throws DID_INVALID with `field` otherwise. Valid strings are remembered
+ * (bounded by did_cache_entries_max), so a DID seen before costs a set lookup.
+ */
 export function parseDid(value: unknown, field = "did"): Did {
+  if (typeof value === "string" && validDids.has(value)) return value;
   didToPublicKey(value, field);
-  return value as Did;
+  const did = value as Did;
+  if (validDids.size >= did_cache_entries_max) {
+    const oldest = validDids.values().next();
+    if (oldest.done !== true) validDids.delete(oldest.value);
+  }
+  validDids.add(did);
+  return did;
 }
 
 function isStrictPublicKeyBytes(publicKey: Uint8Array): boolean {

@@ -2,8 +2,9 @@
  * The genesis file: the chain id, the genesis time and the founding members with their node keys.
  * It is JSON (it has no byte strings); `parseGenesis` validates it before the rules apply it.
  */
+
+import { parseDid } from "./did.js";
 import { ProtocolError } from "./errors.js";
-import { parseDidSyntax } from "./kinds.js";
 import { chain_id_bytes_max, member_nodes_max, members_max } from "./limits.js";
 import type { Did } from "./types.js";
 
@@ -51,9 +52,9 @@ export function parseGenesis(json: unknown): Genesis {
 
 function parseMember(value: unknown, field: string): GenesisMember {
   const source = record(value, field, ["member", "nodes"]);
-  const member = parseDidSyntax(source.member, `${field}.member`);
+  const member = parseDid(source.member, `${field}.member`);
   const nodes = list(source.nodes, `${field}.nodes`, member_nodes_max).map((node, index) =>
-    parseDidSyntax(node, `${field}.nodes[${index}]`),
+    parseDid(node, `${field}.nodes[${index}]`),
   );
   return { member, nodes };
 }

@@ -4,13 +4,13 @@
  * that relate fields to each other sit next to the table. Stateful rules live in rules.ts.
  */
 import { fromHex, toHex, utf8Length } from "./bytes.js";
+import { parseDid } from "./did.js";
 import { ProtocolError } from "./errors.js";
 import {
   consent_categories_max,
   consent_duration_max_ms,
   consent_purposes_max,
   consent_records_max,
-  did_bytes_max,
   emergency_duration_max_ms,
   guardians_max,
   hash_bytes,
@@ -19,11 +19,9 @@ import {
   record_id_bytes_max,
   text_bytes_max,
 } from "./limits.js";
-import { type Did, TX_KINDS, type TxBodies, type TxKind } from "./types.js";
+import { TX_KINDS, type TxBodies, type TxKind } from "./types.js";
 import { isCategory, isPurpose } from "./vocabulary.js";
 
-/** An ed25519 did:key: multicodec 0xed01 + 32 bytes in base58btc is always `z6Mk` + 44 more characters. */
-const DID_KEY_ED25519_PATTERN = /^did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}$/;
 const RECORD_ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
 /** A record format is printable ASCII (a FHIR resource type, a media type). */
 const RECORD_FORMAT_PATTERN = /^[\x20-\x7e]+$/;
@@ -211,14 +209,6 @@ export function bodyToJson(kind: TxKind, body: unknown): unknown {
   return out;
 }
 
-/** Checks the syntax of an ed25519 did:key cheaply (no base58 decoding; did.ts decodes fully). */
-export function parseDidSyntax(value: unknown, field: string): Did {
-  if (typeof value !== "string" || value.length > did_bytes_max || !DID_KEY_ED25519_PATTERN.test(value)) {
-    throw new ProtocolError("FIELD_INVALID", `${field} must be an ed25519 did:key`, { field });
-  }
-  return value;
-}
-
 function kindSpec(kind: unknown): KindSpec<Record<string, unknown>> {
   if (!isTxKind(kind)) throw new ProtocolError("KIND_UNKNOWN", "unknown transaction kind", { field: "kind" });
   return KIND_SPECS[kind] as unknown as KindSpec<Record<string, unknown>>;
@@ -246,7 +236,7 @@ function parseField(spec: FieldSpec, value: unknown, field: string): unknown {
 function parseScalar(spec: ScalarSpec, value: unknown, field: string): unknown {
   switch (spec.type) {
     case "did":
-      return parseDidSyntax(value, field);
+      return parseDid(value, field);
     case "hash":
       invalidUnless(
         value instanceof Uint8Array && value.length === hash_bytes,

@@ -68,6 +68,11 @@ export const merkle_proof_depth_max = 32;
 /** Largest key file, in bytes. */
 export const key_file_bytes_max = 4 * KiB;
 
+/**
+ * Most DID strings did.ts remembers as having passed the full check (oldest dropped first): bodies,
+ * envelopes and genesis name a few DIDs many times over, and a full decode costs ~20x the syntax check.
+ */
+export const did_cache_entries_max = 16_384;
 /** Most public KeyObjects a node:crypto verifier keeps cached (least recently used are dropped). */
 export const verifier_key_cache_entries_max = 16_384;
 /** Deepest nesting of arrays and maps in any canonical CBOR value the protocol encodes or decodes. */
@@ -89,6 +94,11 @@ assertLimit(tx_ttl_max_ms <= DAY_MS, "replay protection keeps at most a day of i
 assertLimit(
   verifier_key_cache_entries_max >= members_max * member_nodes_max,
   "every node key fits the cache",
+);
+
+assertLimit(
+  did_cache_entries_max >= members_max * (member_nodes_max + 1),
+  "every member and node DID fits the DID cache",
 );
 
 function assertLimit(condition: boolean, what: string): void {

@@ -9,6 +9,7 @@ import {
   base58Encode,
   didToPublicKey,
   isDid,
+  parseDid,
   publicKeyToDid,
   SMALL_ORDER_POINTS,
 } from "../src/did.js";
@@ -20,7 +21,7 @@ import {
   parseKeyFile,
   randomBytes,
 } from "../src/keys.js";
-import { key_file_bytes_max } from "../src/limits.js";
+import { did_cache_entries_max, key_file_bytes_max } from "../src/limits.js";
 
 function expectCode(action: () => unknown, code: string): void {
   try {
@@ -81,9 +82,43 @@ describe("did:key", () => {
     for (const value of bad) {
       expect(isDid(value)).toBe(false);
       expectCode(() => didToPublicKey(value), "DID_INVALID");
+      expectCode(() => parseDid(value), "DID_INVALID");
     }
     expectCode(() => publicKeyToDid(new Uint8Array(31)), "KEY_INVALID");
     expectCode(() => publicKeyToDid(fromHex(SMALL_ORDER_POINTS[0]!)), "KEY_INVALID");
+  });
+});
+
+describe("parseDid and its cache of valid DIDs", () => {
+  it("answers a repeated string exactly as the first time, and never remembers an invalid one", () => {
+    const good = generateKeyPair().did;
+    const smallOrder = `did:key:z${base58Encode(Uint8Array.of(0xed, 0x01, ...fromHex(SMALL_ORDER_POINTS[0]!)))}`;
+    for (let round = 0; round < 3; round++) {
+      expect(parseDid(good, "body.newKey")).toBe(good);
+      expect(isDid(good)).toBe(true);
+      try {
+        parseDid(smallOrder, "body.newKey");
+        throw new Error("accepted a small-order key");
+      } catch (error) {
+        expect(error).toMatchObject({ code: "DID_INVALID", field: "body.newKey" });
+      }
+    }
+  });
+
+  it("keeps working past did_cache_entries_max distinct DIDs (oldest dropped)", () => {
+    const first = generateKeyPair().did;
+    parseDid(first);
+    const base = generateKeyPair().publicKey;
+    let filled = 0;
+    for (let index = 0; filled <= did_cache_entries_max; index++) {
+      const publicKey = Uint8Array.from(base);
+      publicKey[0] = index & 0xff;
+      publicKey[1] = (index >> 8) & 0xff;
+      publicKey[2] = (index >> 16) & 0xff;
+      const did = `did:key:z${base58Encode(Uint8Array.of(0xed, 0x01, ...publicKey))}`;
+      if (isDid(did)) filled++;
+    }
+    expect(parseDid(first)).toBe(first);
   });
 });
 

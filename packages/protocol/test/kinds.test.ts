@@ -4,6 +4,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { toHex } from "../src/bytes.js";
+import { base58Encode, DID_KEY_PREFIX } from "../src/did.js";
 import { isProtocolError, type ProtocolErrorCode } from "../src/errors.js";
 import { parseGenesis } from "../src/genesis.js";
 import { bodyFromJson, bodyToJson, isTxKind, parseBody } from "../src/kinds.js";
@@ -18,6 +19,17 @@ import {
 import { TX_KINDS, type TxBodies, type TxKind } from "../src/types.js";
 import { CATEGORIES, PURPOSES } from "../src/vocabulary.js";
 import { did, hashOf } from "./rules-fixtures.js";
+
+/** DIDs the old syntax check (`did:key:z6Mk` + 44 base58 characters) accepted and the full check refuses. */
+const SMALL_ORDER_DID = didOfBytes([0xed, 0x01, 1, ...new Uint8Array(31)]);
+const NON_CANONICAL_DID = didOfBytes([0xed, 0x01, 0xed, ...new Uint8Array(30).fill(0xff), 0x7f]);
+const WRONG_CODEC_DID = didOfBytes([0xed, 0x00, ...new Uint8Array(32).fill(0x33)]);
+
+function didOfBytes(bytes: number[]): string {
+  const text = `${DID_KEY_PREFIX}${base58Encode(Uint8Array.from(bytes))}`;
+  expect(text).toMatch(/^did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}$/);
+  return text;
+}
 
 const A = did("a");
 const B = did("b");
@@ -171,17 +183,47 @@ describe("parseBody", () => {
       "bad did",
       "provider.register",
       bad("provider.register", { provider: "did:web:x" }),
-      "FIELD_INVALID",
+      "DID_INVALID",
       "body.provider",
     ],
     [
       "did of another key type",
       "provider.register",
       bad("provider.register", { provider: `did:key:zQ3s${A.slice(12)}` }),
-      "FIELD_INVALID",
+      "DID_INVALID",
       "body.provider",
     ],
-    ["truncated did", "key.rotate", { newKey: A.slice(0, -1) }, "FIELD_INVALID", "body.newKey"],
+    ["truncated did", "key.rotate", { newKey: A.slice(0, -1) }, "DID_INVALID", "body.newKey"],
+    ["small-order newKey", "key.rotate", { newKey: SMALL_ORDER_DID }, "DID_INVALID", "body.newKey"],
+    ["non-canonical newKey", "key.rotate", { newKey: NON_CANONICAL_DID }, "DID_INVALID", "body.newKey"],
+    [
+      "newKey with multicodec 0xed 0x00",
+      "key.rotate",
+      { newKey: WRONG_CODEC_DID },
+      "DID_INVALID",
+      "body.newKey",
+    ],
+    [
+      "small-order recovery key",
+      "key.recover",
+      bad("key.recover", { newKey: SMALL_ORDER_DID }),
+      "DID_INVALID",
+      "body.newKey",
+    ],
+    [
+      "small-order guardian",
+      "patient.set-guardians",
+      bad("patient.set-guardians", { guardians: [A, SMALL_ORDER_DID] }),
+      "DID_INVALID",
+      "body.guardians[1]",
+    ],
+    [
+      "non-canonical node",
+      "member.propose",
+      bad("member.propose", { nodes: [B, NON_CANONICAL_DID] }),
+      "DID_INVALID",
+      "body.nodes[1]",
+    ],
     [
       "empty reason",
       "provider.suspend",
@@ -449,7 +491,7 @@ describe("random junk", () => {
           () => bodyToJson(kind, body),
         ]) {
           const outcome = codeOf(run);
-          if (outcome !== "ok") expect(outcome.code).toMatch(/^(FIELD_|KIND_)/);
+          if (outcome !== "ok") expect(outcome.code).toMatch(/^(FIELD_|KIND_|DID_INVALID$)/);
         }
       }),
       { numRuns: 500 },
@@ -464,7 +506,7 @@ describe("random junk", () => {
           fields.length > 0 && name.length % 2 === 0 ? (fields[name.length % fields.length] as string) : name;
         const body = { ...GOOD[kind], [key]: value };
         const outcome = codeOf(() => parseBody(kind, body));
-        if (outcome !== "ok") expect(outcome.code).toMatch(/^FIELD_/);
+        if (outcome !== "ok") expect(outcome.code).toMatch(/^(FIELD_|DID_INVALID$)/);
       }),
       { numRuns: 500 },
     );
@@ -501,8 +543,26 @@ describe("parseGenesis", () => {
     [
       "bad node did",
       { ...good, members: [{ member: A, nodes: ["x"] }] },
-      "FIELD_INVALID",
+      "DID_INVALID",
       "genesis.members[0].nodes[0]",
+    ],
+    [
+      "small-order member",
+      { ...good, members: [{ member: SMALL_ORDER_DID, nodes: [B] }] },
+      "DID_INVALID",
+      "genesis.members[0].member",
+    ],
+    [
+      "node with multicodec 0xed 0x00",
+      { ...good, members: [good.members[0], { member: C, nodes: [WRONG_CODEC_DID] }] },
+      "DID_INVALID",
+      "genesis.members[1].nodes[0]",
+    ],
+    [
+      "non-canonical node",
+      { ...good, members: [{ member: A, nodes: [B, NON_CANONICAL_DID] }] },
+      "DID_INVALID",
+      "genesis.members[0].nodes[1]",
     ],
     [
       "duplicate did",
@@ -538,7 +598,7 @@ describe("parseGenesis", () => {
     fc.assert(
       fc.property(fc.anything(), (json) => {
         const outcome = codeOf(() => parseGenesis(json));
-        if (outcome !== "ok") expect(outcome.code).toMatch(/^FIELD_/);
+        if (outcome !== "ok") expect(outcome.code).toMatch(/^(FIELD_|DID_INVALID$)/);
       }),
       { numRuns: 300 },
     );

@@ -2,6 +2,7 @@
 // Method: scenarios on a small chain (one member, two providers, one patient) driven block by block
 // through applyBlock; SignedTx objects are built directly because the rules do not verify signatures.
 import { describe, expect, it } from "vitest";
+import { base58Encode, DID_KEY_PREFIX } from "../src/did.js";
 import { tx_ttl_max_ms } from "../src/limits.js";
 import { checkAccess, checkSignerKeys, REASON_CODES } from "../src/rules.js";
 import type { AccessLogBody, Did } from "../src/types.js";
@@ -488,6 +489,14 @@ describe("keys", () => {
     expect(chain.run(chain.tx("patient.set-emergency-scope", patient, body, { key: newKey })).code).toBe(
       "ok",
     );
+  });
+
+  it("never rotates to a DID that passes the old syntax check but names no usable key", () => {
+    const { chain, patient } = setup();
+    const smallOrder = `${DID_KEY_PREFIX}${base58Encode(Uint8Array.from([0xed, 0x01, 1, ...new Uint8Array(31)]))}`;
+    expect(smallOrder).toMatch(/^did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}$/);
+    expect(chain.run(chain.tx("key.rotate", patient, { newKey: smallOrder })).code).toBe("body-invalid");
+    expect(chain.store.getIdentity(patient)?.key).toBe(patient);
   });
 
   it("refuses a patient as its own guardian and a recovery without guardians", () => {
