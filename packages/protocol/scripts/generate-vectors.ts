@@ -356,6 +356,18 @@ function sampleTransactions(): Array<{ name: string; signed: SignedTx }> {
     ),
   );
   add(
+    "emergency.declare (durationMs absent: the 24-hour default)",
+    sign(
+      unsignedTx(
+        "emergency.declare",
+        "provider-a",
+        { patient: did("patient"), reason: "unconscious on arrival" },
+        { nonce: 2 },
+      ),
+      [signer("provider-a")],
+    ),
+  );
+  add(
     "record.erase",
     sign(unsignedTx("record.erase", "patient", { record: "obs-2025-0001" }), [signer("patient")]),
   );
@@ -1680,12 +1692,12 @@ function scenarioFile(): Json {
         expect: "no-consent",
       },
       {
-        note: "emergency.declare (24 hours)",
+        note: "emergency.declare without durationMs (the default, 24 hours)",
         signed: txAt(
           t,
           "emergency.declare",
           "provider-a",
-          { patient, reason: "unconscious on arrival", durationMs: DAY },
+          { patient, reason: "unconscious on arrival" },
           next(),
         ),
         expect: "ok",

@@ -151,7 +151,11 @@ const KIND_SPECS: { readonly [K in TxKind]: KindSpec<TxBodies[K]> } = {
     },
   },
   "emergency.declare": {
-    fields: { patient: did, reason, durationMs: { type: "uint", min: 1, max: emergency_duration_max_ms } },
+    fields: {
+      patient: did,
+      reason,
+      durationMs: { type: "uint", min: 1, max: emergency_duration_max_ms, optional: true },
+    },
   },
   "record.erase": { fields: { record: { type: "record-id" } } },
 };

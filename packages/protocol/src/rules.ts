@@ -18,6 +18,7 @@ import {
   block_txs_max,
   consents_ended_scan_max,
   consents_live_per_grantee_max,
+  emergency_duration_default_ms,
   hash_bytes,
   members_max,
   proposal_ttl_max_ms,
@@ -759,7 +760,7 @@ function emergencyDeclare(apply: Apply, body: TxBodies["emergency.declare"]): Ha
   if (store.getPatient(body.patient) === null) return "patient-unknown";
   const query = { patient: body.patient, provider: apply.signer, time: apply.time, limit: 1 };
   if (store.activeEmergencies(query).length > 0) return "emergency-active";
-  const until = apply.time + body.durationMs;
+  const until = apply.time + (body.durationMs ?? emergency_duration_default_ms);
   store.putEmergency({
     id: apply.id,
     provider: apply.signer,

@@ -123,11 +123,12 @@ export interface AccessLogBody {
   record?: RecordId;
 }
 
-/** `emergency.declare`: break-glass by a provider, with a reason. */
+/** `emergency.declare`: break-glass by a provider, with a reason, for a limited time. */
 export interface EmergencyDeclareBody {
   patient: Did;
   reason: string;
-  durationMs: number;
+  /** How long the break-glass lasts; absent (never null): emergency_duration_default_ms (24 h). */
+  durationMs?: number;
 }
 
 /** `record.erase`: the patient has a record erased (right to be forgotten). */

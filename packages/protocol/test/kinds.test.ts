@@ -349,7 +349,25 @@ describe("parseBody", () => {
       "FIELD_INVALID",
       "body.durationMs",
     ],
+    [
+      "null duration (optional means absent)",
+      "emergency.declare",
+      bad("emergency.declare", { durationMs: null }),
+      "FIELD_INVALID",
+      "body.durationMs",
+    ],
   ];
+
+  it("takes emergency.declare without durationMs: absent in the body, the CBOR map and the JSON view", () => {
+    const body = { patient: A, reason: "unconscious" };
+    expect(parseBody("emergency.declare", body)).toEqual(body);
+    expect(
+      Object.hasOwn(parseBody("emergency.declare", { ...body, durationMs: undefined }), "durationMs"),
+    ).toBe(false);
+    const json = bodyToJson("emergency.declare", body);
+    expect(json).toEqual(body);
+    expect(bodyFromJson("emergency.declare", JSON.parse(JSON.stringify(json)))).toEqual(body);
+  });
 
   it.each(cases)("rejects %s", (_name, kind, body, code, field) => {
     expect(codeOf(() => parseBody(kind, body))).toEqual({ code, field });

@@ -3,7 +3,7 @@
 // through applyBlock; SignedTx objects are built directly because the rules do not verify signatures.
 import { describe, expect, it } from "vitest";
 import { base58Encode, DID_KEY_PREFIX } from "../src/did.js";
-import { tx_ttl_max_ms } from "../src/limits.js";
+import { emergency_duration_default_ms, tx_ttl_max_ms } from "../src/limits.js";
 import { checkAccess, checkSignerKeys, REASON_CODES } from "../src/rules.js";
 import type { AccessLogBody, Did } from "../src/types.js";
 import { CHAIN, clinic, DAY, did, HOUR, hashOf, makeTx, TestChain, type Tx } from "./rules-fixtures.js";
@@ -261,6 +261,20 @@ describe("break-glass", () => {
     expect(
       checkAccess(chain.store, { provider, patient, category: "labs", purpose: "ETREAT" }, chain.time).code,
     ).toBe("emergency-expired");
+  });
+
+  it("lasts emergency_duration_default_ms (24 h) when durationMs is absent", () => {
+    const { chain, access, provider, patient } = setup();
+    const declare = chain.tx("emergency.declare", provider, { patient, reason: "unconscious in ER" });
+    const from = chain.time + 1000;
+    expect(chain.block([declare], 1000).events[0]).toMatchObject({
+      type: "break-glass",
+      until: from + emergency_duration_default_ms,
+    });
+    expect(chain.store.getEmergency(declare.id)).toMatchObject({ from, until: from + DAY });
+    chain.advance(DAY - 2000);
+    expect(chain.run(access({ purpose: "ETREAT", category: "allergies" })).code).toBe("emergency");
+    expect(chain.run(access({ purpose: "ETREAT", category: "allergies" })).code).toBe("emergency-expired");
   });
 
   it("covers only the declaring provider", () => {
