@@ -63,6 +63,34 @@ describe("governance", () => {
     expect(chain.store.getMember(did("m9"))).toBeNull();
   });
 
+  it("counts a vote cast at the deadline, and lapses after it without a write", () => {
+    const { chain, propose, vote } = founded(4);
+    const deadline = chain.time + 2000;
+    const proposal = propose(m0, { action: "add", member: did("m9"), nodes: [did("m9-node")], deadline });
+    chain.run(proposal, 1000);
+    expect(chain.run(vote(m1, proposal.id), 1000).code).toBe("ok"); // block time == deadline
+    expect(chain.store.getProposal(proposal.id)).toMatchObject({ status: "open", approvals: 2 });
+    expect(chain.run(vote(m2, proposal.id), 1).code).toBe("proposal-expired");
+    expect(chain.store.getProposal(proposal.id)).toMatchObject({ status: "open", approvals: 2 });
+  });
+
+  it("passes only at a vote, against the members current at that vote (a rejection included)", () => {
+    const { chain, propose, vote, deadline } = founded(4);
+    const m3 = did("m3");
+    const add = propose(m0, { action: "add", member: did("m9"), nodes: [did("m9-node")], deadline });
+    chain.run(add);
+    chain.run(vote(m1, add.id)); // 2 of 4: no majority
+    const remove = propose(m0, { action: "remove", member: m3, nodes: [], deadline });
+    chain.block([remove, vote(m1, remove.id), vote(m2, remove.id)]);
+    expect(chain.store.countMembers()).toBe(3);
+    // 2 of 3 is a majority now, but nothing passes between votes.
+    expect(chain.store.getProposal(add.id)).toMatchObject({ status: "open", approvals: 2 });
+    const outcome = chain.block([vote(m2, add.id, false)]);
+    expect(outcome.results[0]?.code).toBe("ok");
+    expect(chain.store.getProposal(add.id)).toMatchObject({ status: "passed", approvals: 2, rejections: 1 });
+    expect(membership(outcome.events)).toHaveLength(1);
+  });
+
   it("only lets members propose and vote, with a sane deadline", () => {
     const { chain, propose, vote, deadline } = founded();
     const outsider = did("outsider");
