@@ -5,7 +5,7 @@
  * replays exactly.
  */
 import { describe, expect, it } from "vitest";
-import { formatViolation, runCommand, runSeeds, simulate } from "../src/sim/index.js";
+import { formatViolation, runCommand, runDemo, runSeeds, simulate } from "../src/sim/index.js";
 
 describe("simulator", () => {
   it("1,000 seeds run with 0 violations", () => {
@@ -19,6 +19,9 @@ describe("simulator", () => {
     expect(report.stats.partitions).toBeGreaterThan(1_000);
     expect(report.stats.snapshotsSent).toBeGreaterThan(500);
     expect(report.stats.confChanges).toBeGreaterThan(500);
+    expect(report.stats.leaderRemovals).toBeGreaterThan(50);
+    expect(report.stats.readsAnswered).toBeGreaterThan(1_000);
+    expect(report.stats.transfers).toBeGreaterThan(100);
     expect(report.stats.messagesDropped).toBeGreaterThan(50_000);
   });
 
@@ -58,5 +61,12 @@ describe("simulator", () => {
     expect(many.lines.at(-1)).toBe("20 seeds, 0 violations");
     expect(many.code).toBe(0);
     expect(run(["--bogus"]).code).toBe(2);
+  });
+
+  it("the demo (root npm start) narrates a run with no violation", () => {
+    const lines: string[] = [];
+    runDemo((line) => lines.push(line));
+    expect(lines).toContain("every safety check passed at every step");
+    expect(lines.at(-1)).toMatch(/: 0 violations$/);
   });
 });

@@ -51,15 +51,18 @@ export class Checker {
    */
   onSend(m: Message, durable: Storage): void {
     if (m.reject || !this.ruleChecks) return;
+    const hardState = durable.initialState().hardState;
+    // An acknowledgement waits in the Ready until its sync; meanwhile a leader of a later term may
+    // have truncated the log. It was true when made, and the network may delay any message: only a
+    // node still in the acknowledged term must still hold what it acknowledged.
+    if (hardState.term > m.term) return;
     if (m.type === "appResp" && durable.lastIndex() < m.index) {
       this.fail(
         "Persist before acknowledging (Figure 2)",
         `${m.from} acknowledged ${m.index}, durable ${durable.lastIndex()}`,
       );
     } else if (m.type === "voteResp") {
-      const hardState = durable.initialState().hardState;
-      // A later durable term also covers it: after a crash the node cannot vote in m.term again.
-      if (hardState.term < m.term || (hardState.term === m.term && hardState.vote !== m.to)) {
+      if (hardState.term < m.term || hardState.vote !== m.to) {
         this.fail(
           "Persist before acknowledging (Figure 2)",
           `${m.from} granted ${m.to} term ${m.term} before persisting`,

@@ -6,6 +6,7 @@ export { Checker } from "./checker.js";
 export type { ClusterOptions, FaultRates } from "./cluster.js";
 export { Cluster, describe, SimNode } from "./cluster.js";
 export { runCommand, usage } from "./command.js";
+export { runDemo } from "./demo.js";
 export type { RunSeedsOptions, SeedsReport } from "./run.js";
 export { formatStats, formatViolation, runSeeds } from "./run.js";
 export type { Scenario, SeedResult, SeedStats, SimulateOptions } from "./simulate.js";

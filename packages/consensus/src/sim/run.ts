@@ -33,6 +33,7 @@ export function formatStats(acknowledged: number, stats: SeedStats): string {
   return (
     `acknowledged=${acknowledged} leaderTerms=${stats.leaderTerms} crashes=${stats.crashes} ` +
     `partitions=${stats.partitions} snapshotsSent=${stats.snapshotsSent} confChanges=${stats.confChanges} ` +
+    `leaderRemovals=${stats.leaderRemovals} reads=${stats.readsAnswered} transfers=${stats.transfers} ` +
     `delivered=${stats.messagesDelivered} dropped=${stats.messagesDropped}`
   );
 }
@@ -55,6 +56,9 @@ export function runSeeds(options: RunSeedsOptions): SeedsReport {
     partitions: 0,
     snapshotsSent: 0,
     confChanges: 0,
+    leaderRemovals: 0,
+    readsAnswered: 0,
+    transfers: 0,
     messagesDelivered: 0,
     messagesDropped: 0,
   };

@@ -11,7 +11,7 @@ import type { FaultRates } from "./cluster.js";
 import { Cluster } from "./cluster.js";
 
 /** Steps of the safety phase (faults on). */
-export const safety_steps = 300;
+export const safety_steps = 500;
 /** Most steps of the liveness phase before a stall counts as a violation. */
 export const liveness_steps_max = 600;
 
@@ -36,6 +36,12 @@ export interface SeedStats {
   readonly partitions: number;
   readonly snapshotsSent: number;
   readonly confChanges: number;
+  /** Conf changes that removed the node proposing them (the leader). */
+  readonly leaderRemovals: number;
+  /** ReadIndex requests answered (and checked). */
+  readonly readsAnswered: number;
+  /** Leader transfers requested. */
+  readonly transfers: number;
   readonly messagesDelivered: number;
   readonly messagesDropped: number;
 }
@@ -126,6 +132,9 @@ export function simulate(seed: number, options: SimulateOptions = {}): SeedResul
       ...cluster.stats,
       leaderTerms: cluster.checker.leaderTerms(),
       confChanges: run.confChanges,
+      leaderRemovals: run.leaderRemovals,
+      readsAnswered: run.readsAnswered,
+      transfers: run.transfers,
     },
     summary: `nodes=${scenario.nodeIds.length} voters=${scenario.voters.length} loss=${scenario.faults.loss.toFixed(2)} preVote=${scenario.preVote} checkQuorum=${scenario.checkQuorum}`,
   };
@@ -135,6 +144,9 @@ export function simulate(seed: number, options: SimulateOptions = {}): SeedResul
 class Run {
   readonly acknowledged = new Set<string>();
   confChanges = 0;
+  leaderRemovals = 0;
+  readsAnswered = 0;
+  transfers = 0;
   private proposalCount = 0;
   /** Nodes removed from the configuration; never added again. */
   private readonly retired = new Set<NodeId>();
@@ -264,6 +276,7 @@ class Run {
     if (typeof result !== "string") {
       cluster.trace(`${leader.id} proposes ${change.type} ${change.nodeId} at ${result.index}`);
       this.confChanges++;
+      if (change.type === "removeNode" && change.nodeId === leader.id) this.leaderRemovals++;
       if (change.type === "removeNode") this.retired.add(change.nodeId);
     }
     cluster.processAll();
@@ -276,6 +289,7 @@ class Run {
     if (voters.length === 0) return;
     const target = this.prng.pick(voters);
     this.cluster.guard(leader.id, (raw) => raw.transferLeader(target));
+    this.transfers++;
     this.cluster.trace(`${leader.id} transfers leadership to ${target}`);
     this.cluster.processAll();
   }
@@ -306,6 +320,7 @@ class Run {
   /** Linearizable reads (thesis §6.4): the read index covers every write acknowledged before the read. */
   private checkRead(nodeId: NodeId, index: number, context: string): void {
     const floor = this.reads.get(context);
+    this.readsAnswered++;
     if (floor !== undefined && index < floor) {
       this.cluster.checker.fail(
         "ReadIndex linearizability §6.4",
