@@ -261,7 +261,7 @@ export function applyTx(store: StateStore, context: TxContext, signed: SignedTx,
   const { tx } = signed;
   if (!isTxKind(tx.kind)) return rejected("kind-unknown");
   const body = tryParseBody(tx.kind, tx.body);
-  const inauthentic = checkSignerKeys(store, signed) ?? checkSignatureSet(store, tx.kind, body, signed);
+  const inauthentic = authenticity(store, tx.kind, body, signed);
   if (inauthentic !== null) return rejected(inauthentic);
   const envelopeCode = checkEnvelope(store, context, signed, txId);
   if (envelopeCode === null) store.putSeen(txId, tx.expires);
@@ -371,6 +371,39 @@ export function checkSignerKeys(store: StateStore, signed: SignedTx): ReasonCode
     if (sig.key !== current) return "key-not-current";
   }
   return null;
+}
+
+/**
+ * The reason codes of an inauthentic transaction: one that is not (provably) the named signer's. Such a
+ * transaction is rejected without consuming its id and without an audit row, so a later authentic copy
+ * with the same id can still take effect.
+ */
+export const AUTHENTICITY_CODES: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
+  "signature-count",
+  "signer-mismatch",
+  "duplicate-signer",
+  "key-not-current",
+  "signer-not-guardian",
+  "guardian-threshold-not-met",
+]);
+
+/**
+ * Whether the state would take `signed` as its signers' own: checkSignerKeys, then for a key.recover
+ * the guardian set. Returns a code of AUTHENTICITY_CODES or null. A mempool runs it at admission.
+ */
+export function checkAuthenticity(store: StateStore, signed: SignedTx): ReasonCode | null {
+  const kind = signed.tx.kind;
+  if (!isTxKind(kind)) return null;
+  return authenticity(store, kind, tryParseBody(kind, signed.tx.body), signed);
+}
+
+function authenticity(
+  store: StateStore,
+  kind: TxKind,
+  body: TxBodies[TxKind] | null,
+  signed: SignedTx,
+): ReasonCode | null {
+  return checkSignerKeys(store, signed) ?? checkSignatureSet(store, kind, body, signed);
 }
 
 /**

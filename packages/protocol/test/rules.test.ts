@@ -642,3 +642,21 @@ describe("reason codes", () => {
 function chain0Time(): number {
   return 1_700_000_000_000;
 }
+
+describe("checkAuthenticity", () => {
+  it("agrees with applyTx: an inauthentic copy is named and consumes nothing, the genuine one passes", async () => {
+    const { AUTHENTICITY_CODES, checkAuthenticity } = await import("../src/rules.js");
+    const chain = new TestChain();
+    const patient = did("auth-patient");
+    const genuine = makeTx(chain.time, "patient.register", patient, {});
+    const forged = makeTx(chain.time, "patient.register", patient, {}, { key: did("auth-stranger") });
+    expect(checkAuthenticity(chain.store, genuine.signed)).toBeNull();
+    const code = checkAuthenticity(chain.store, forged.signed);
+    expect(code).toBe("key-not-current");
+    expect(AUTHENTICITY_CODES.has(code as never)).toBe(true);
+    const result = chain.block([{ signed: forged.signed, id: genuine.id }]).results[0];
+    expect(result?.code).toBe("key-not-current");
+    expect(chain.store.hasSeen(genuine.id)).toBe(false);
+    expect(chain.block([genuine]).results[0]?.code).toBe("ok");
+  });
+});
