@@ -23,7 +23,7 @@ function newCluster(nodes: number): Cluster {
       maxSizePerMsg: 1 << 20,
       maxUncommittedEntriesBytes: 64 << 20,
     },
-    faults: { loss: 0, duplicate: 0, delayMaxSteps: 0, syncDelayMaxSteps: 0 },
+    faults: { loss: 0, duplicate: 0, delayMaxSteps: 0, syncDelayMaxSteps: 0, clockSkew: 0 },
     snapshotEveryEntries: 10_000,
     check: false,
   });

@@ -189,9 +189,11 @@ export class Raft {
     this.leadTransferee = to;
     this.electionElapsed = 0;
     const progress = this.progress.get(to) as Progress;
-    if (progress.match === this.log.lastIndex())
-      this.send(message({ type: "timeoutNow", from: this.id, to: to, term: this.term }));
-    else this.sendAppend(to, true);
+    if (progress.match === this.log.lastIndex()) {
+      this.send(message({ type: "timeoutNow", from: this.id, to, term: this.term }));
+    } else {
+      this.sendAppend(to, true);
+    }
   }
 
   /** Requests a linearizable read point; the answer arrives as a ReadState (thesis §6.4). */
@@ -261,12 +263,14 @@ export class Raft {
     return (this.confHistory[this.confHistory.length - 1] as ConfPoint).confState;
   }
 
-  /** The configuration in force at an index at or after the last applied one (for snapshots). */
+  /**
+   * The configuration in force at an index at or after the last applied one (for snapshots); throws
+   * SNAPSHOT_OUT_OF_DATE if the node meanwhile received a newer snapshot.
+   */
   confStateAt(index: number): ConfState {
-    assert(
-      index >= (this.confHistory[0] as ConfPoint).index,
-      "confStateAt before the oldest known configuration",
-    );
+    if (index < (this.confHistory[0] as ConfPoint).index) {
+      throw new RaftError("SNAPSHOT_OUT_OF_DATE", `index ${index} precedes the latest snapshot`);
+    }
     let result = (this.confHistory[0] as ConfPoint).confState;
     for (const point of this.confHistory) if (point.index <= index) result = point.confState;
     return result;
@@ -396,7 +400,10 @@ export class Raft {
     for (const pr of this.progress.values()) {
       if (pr.state !== "snapshot") continue;
       pr.snapshotTicks++;
-      if (pr.snapshotTicks >= 2) pr.becomeProbe();
+      if (pr.snapshotTicks < 2) continue;
+      // No answer for a whole election timeout: assume the snapshot was lost and probe afresh.
+      pr.pendingSnapshot = 0;
+      pr.becomeProbe();
     }
   }
 

@@ -28,7 +28,7 @@ export function quietCluster(
       maxUncommittedEntriesBytes: 1 << 20,
       ...overrides.raft,
     },
-    faults: { loss: 0, duplicate: 0, delayMaxSteps: 0, syncDelayMaxSteps: 0 },
+    faults: { loss: 0, duplicate: 0, delayMaxSteps: 0, syncDelayMaxSteps: 0, clockSkew: 0 },
     snapshotEveryEntries: overrides.snapshotEveryEntries ?? 1000,
     trace: (line) => lines.push(line),
   });

@@ -24,6 +24,8 @@ export interface FaultRates {
   delayMaxSteps: number;
   /** A persist completes after uniform [0, syncDelayMax] steps; a crash before that loses it. */
   syncDelayMaxSteps: number;
+  /** Probability that a node misses a tick in a step (clocks that run at different rates). */
+  clockSkew: number;
 }
 
 /** The options of a simulated cluster. */
@@ -188,7 +190,10 @@ export class Cluster {
     this.now++;
     this.checker.step = this.now;
     this.deliverDue();
-    for (const node of this.live()) this.guard(node.id, (raw) => raw.tick());
+    for (const node of this.live()) {
+      if (this.faults.clockSkew > 0 && this.prng.chance(this.faults.clockSkew)) continue;
+      this.guard(node.id, (raw) => raw.tick());
+    }
     this.processAll();
     if (this.checking) this.checker.afterStep(this.live().map((node) => node.raft));
   }

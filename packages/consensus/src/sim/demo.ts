@@ -49,7 +49,7 @@ export function runDemo(out: (line: string) => void): void {
       maxSizePerMsg: 64 * 1024,
       maxUncommittedEntriesBytes: 1 << 20,
     },
-    faults: { loss: 0.05, duplicate: 0.02, delayMaxSteps: 2, syncDelayMaxSteps: 1 },
+    faults: { loss: 0.05, duplicate: 0.02, delayMaxSteps: 2, syncDelayMaxSteps: 1, clockSkew: 0 },
     snapshotEveryEntries: 5,
   });
   out("medledger consensus demo: three hospitals, a lossy network (5% loss), a disk that syncs late");

@@ -80,8 +80,9 @@ export function scenarioOf(prng: Prng): Scenario {
     faults: {
       loss: prng.chance(0.2) ? 0 : prng.float() * 0.3,
       duplicate: prng.chance(0.5) ? 0 : prng.float() * 0.1,
-      delayMaxSteps: prng.int(0, 4),
-      syncDelayMaxSteps: prng.int(0, 3),
+      delayMaxSteps: prng.pick([0, 1, 2, 3, 10, 30]),
+      syncDelayMaxSteps: prng.pick([0, 1, 2, 5]),
+      clockSkew: prng.chance(0.5) ? 0 : prng.float() * 0.5,
     },
     preVote: prng.chance(0.8),
     checkQuorum: prng.chance(0.8),
@@ -173,7 +174,7 @@ class Run {
   livenessPhase(): void {
     const cluster = this.cluster;
     cluster.heal();
-    cluster.faults = { loss: 0, duplicate: 0, delayMaxSteps: 1, syncDelayMaxSteps: 1 };
+    cluster.faults = { loss: 0, duplicate: 0, delayMaxSteps: 1, syncDelayMaxSteps: 1, clockSkew: 0 };
     if (!cluster.raftOptions.preVote) {
       // Without PreVote a node holding an uncommitted configuration that leaves out the only viable
       // candidate can out-campaign it forever (seed 2853). Raft's answer is PreVote (thesis §9.6):
