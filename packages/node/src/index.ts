@@ -1,8 +1,10 @@
-/** @medledger/node: the node daemon as a library. So far: the libp2p network layer, logging, limits. */
+/** @medledger/node: the node daemon as a library: network, storage, the replicated ledger, assembly. */
 import "./polyfills.js";
 
 export * from "./errors.js";
+export * from "./ledger/index.js";
 export * as limits from "./limits.js";
 export * from "./logger.js";
 export * from "./network/index.js";
+export * from "./node.js";
 export * from "./storage/index.js";

@@ -73,6 +73,9 @@ export const misbehaving_peer_ban_ms = 10 * SECOND_MS;
 /** Most listen addresses and most configured peers to dial. */
 export const addresses_max = 64;
 
+/** Most rows one transaction id may have in the chain that a lookup reads (copies and replays). */
+export const tx_copies_max = 16;
+
 // Relations that must hold between the limits.
 assertLimit(direct_frame_bytes_max >= 8 * MiB + 64 * KiB, "a direct frame carries a full block");
 assertLimit(response_bytes_max >= 8 * MiB + 64 * KiB, "a response carries a full block");

@@ -9,12 +9,13 @@ import {
   signTx,
   type TxBodies,
   type TxKind,
+  type UnsignedTx,
   utf8,
 } from "@medledger/protocol";
 import { nodeSigner } from "@medledger/protocol/node";
 import { ManualClock } from "../src/ledger/clock.js";
 import { LedgerNode, type LedgerTransport } from "../src/ledger/ledger-node.js";
-import { MemoryLedgerStore } from "../src/ledger/store.js";
+import { type LedgerStore, MemoryLedgerStore } from "../src/ledger/store.js";
 
 export const CHAIN = "ledger-test";
 export const T0 = 1_800_000_000_000;
@@ -101,7 +102,10 @@ export class Cluster {
   readonly nodes: LedgerNode[];
   private nonce = 0;
 
-  constructor(size: number) {
+  constructor(
+    size: number,
+    private readonly storeOf: (genesis: Genesis) => LedgerStore = (genesis) => new MemoryLedgerStore(genesis),
+  ) {
     this.members = Array.from({ length: size }, (_, index) => signerOf(`member-${index}`));
     this.nodeSigners = Array.from({ length: size }, (_, index) => signerOf(`node-${index}`));
     this.genesis = {
@@ -120,7 +124,7 @@ export class Cluster {
     return new LedgerNode({
       genesis: this.genesis,
       signer,
-      store: new MemoryLedgerStore(this.genesis),
+      store: this.storeOf(this.genesis),
       transport: this.hub.transport(signer.did),
       clock: this.clock,
       tickMs: 100,
@@ -168,18 +172,19 @@ export class Cluster {
 
   /** An encoded transaction of `kind` by `signer`, live for an hour. */
   tx<K extends TxKind>(kind: K, signer: Signer, body: TxBodies[K]): Uint8Array {
-    const signed = signTx(
-      {
-        v: 1,
-        chain: CHAIN,
-        kind,
-        signer: signer.did,
-        nonce: this.nonce++,
-        expires: this.clock.now() + 3_600_000,
-        body,
-      },
-      [signer],
-    );
-    return encodeSignedTx(signed);
+    return encodeSignedTx(signTx(this.unsigned(kind, signer.did, body), [signer]));
+  }
+
+  /** An unsigned transaction of `kind` by identity `signer`, live for an hour. */
+  unsigned<K extends TxKind>(kind: K, signer: string, body: TxBodies[K]): UnsignedTx<K> {
+    return {
+      v: 1,
+      chain: CHAIN,
+      kind,
+      signer,
+      nonce: this.nonce++,
+      expires: this.clock.now() + 3_600_000,
+      body,
+    };
   }
 }

@@ -59,8 +59,9 @@ describe("Mempool", () => {
     expect(pool.add(encoded).status).toBe("pending");
     expect(verifier.calls).toBe(1);
     if (first.status !== "accepted") throw new Error("unreachable");
-    expect(pool.isVerified(first.tx.id)).toBe(true);
-    pool.remove([first.tx.id]);
+    expect(pool.isVerified(first.tx.digest)).toBe(true);
+    expect(pool.isVerified(first.tx.id)).toBe(false); // by digest, never by id
+    pool.removeIds([first.tx.id]);
     expect(pool.size).toBe(0);
     expect(pool.add(encoded).status).toBe("accepted");
     expect(verifier.calls).toBe(1); // remembered as verified
@@ -113,5 +114,37 @@ describe("Mempool", () => {
     expect(pool.size).toBe(2);
     const oneSize = taken[0]?.encoded.length ?? 0;
     expect(pool.take({ time: now, txsMax: 10, bytesMax: oneSize })).toHaveLength(1);
+  });
+
+  it("keeps a forged copy from crowding out the genuine one, and refuses inauthentic copies", () => {
+    const patient = signerOf("patient");
+    const stranger = signerOf("stranger");
+    const unsigned = {
+      v: 1 as const,
+      chain: CHAIN,
+      kind: "patient.register" as const,
+      signer: patient.did,
+      nonce: 7,
+      expires: T0 + 60_000,
+      body: {},
+    };
+    const genuine = encodeSignedTx(signTx(unsigned, [patient]));
+    const forged = encodeSignedTx(signTx(unsigned, [{ key: stranger, identity: patient.did }]));
+    // Without an authenticity check both copies wait side by side, and a block takes one per id.
+    const { pool } = mempool();
+    expect(pool.add(forged).status).toBe("accepted");
+    expect(pool.add(genuine).status).toBe("accepted");
+    expect(pool.size).toBe(2);
+    expect(pool.take({ time: T0, txsMax: 10, bytesMax: 1 << 20 })).toHaveLength(1);
+    // With the state's check (the key must be the signer's current key) the forged copy is refused.
+    const checked = new Mempool({
+      chain: CHAIN,
+      verifier: nobleVerifier,
+      now: () => T0,
+      isCommitted: () => false,
+      checkAuthenticity: (signed) => (signed.sigs[0]?.key === signed.tx.signer ? null : "key-not-current"),
+    });
+    expect(() => checked.add(forged)).toThrowError(expect.objectContaining({ code: "TX_INVALID" }));
+    expect(checked.add(genuine).status).toBe("accepted");
   });
 });

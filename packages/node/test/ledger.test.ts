@@ -12,12 +12,17 @@ import {
   encodeBlock,
   encodeSignedTx,
   fromHex,
+  type Genesis,
+  signTx,
   toHex,
 } from "@medledger/protocol";
 import { encode } from "cborg";
 import { afterEach, describe, expect, it } from "vitest";
 import type { LedgerNode } from "../src/ledger/ledger-node.js";
+import { SqliteLedgerStore } from "../src/ledger/sqlite-store.js";
+import { MemoryLedgerStore } from "../src/ledger/store.js";
 import { encodeRaftMessage } from "../src/ledger/wire.js";
+import { openChainDb } from "../src/storage/db.js";
 import { Cluster, signerOf } from "./ledger-harness.js";
 
 let cluster: Cluster | null = null;
@@ -255,4 +260,41 @@ describe("LedgerNode against hostile peers", () => {
     c.runUntil(() => c.nodes.every((node) => node.status().height === 1));
     expect(new Set(c.nodes.map((node) => chainOf(node).join())).size).toBe(1);
   });
+});
+
+describe("LedgerNode and copies of one transaction id", () => {
+  for (const [name, storeOf] of [
+    ["memory", (genesis: Genesis) => new MemoryLedgerStore(genesis)],
+    ["sqlite", (genesis: Genesis) => new SqliteLedgerStore(openChainDb({ path: ":memory:" }), genesis)],
+  ] as const) {
+    it(`a copy signed with a key rotated away is rejected unconsumed; the re-signed copy commits (${name})`, () => {
+      const c = new Cluster(3, storeOf);
+      cluster = c;
+      c.start();
+      c.runUntil(() => c.leader() !== null);
+      const node = c.node(0);
+      const patient = signerOf("rotating-patient");
+      const newKey = signerOf("rotating-patient-new-key");
+      node.submit(c.tx("patient.register", patient, {}));
+      c.runUntil(() => c.nodes.every((n) => n.status().height === 1));
+      // The rotation and a transaction signed with the old key wait together; the rotation goes first.
+      node.submit(c.tx("key.rotate", patient, { newKey: newKey.did }));
+      const unsigned = c.unsigned("patient.set-emergency-scope", patient.did, { categories: ["allergies"] });
+      const oldCopy = encodeSignedTx(signTx(unsigned, [patient]));
+      const id = decodeSignedTxWithId(oldCopy).id;
+      node.submit(oldCopy);
+      c.runUntil(() => c.nodes.every((n) => n.status().height === 2));
+      expect(node.committedTx(id)?.result.code).toBe("key-not-current");
+      // The same transaction signed with the new key: same id, now authentic.
+      const newCopy = encodeSignedTx(signTx(unsigned, [{ key: newKey, identity: patient.did }]));
+      expect(decodeSignedTxWithId(newCopy).id).toEqual(id);
+      expect(node.submit(newCopy).status).toBe("accepted");
+      c.runUntil(() => c.nodes.every((n) => n.status().height === 3));
+      for (const n of c.nodes) {
+        expect(n.committedTx(id)?.result.code).toBe("ok");
+        expect(n.committedTx(id)?.height).toBe(3);
+      }
+      expect(node.submit(newCopy).status).toBe("committed");
+    });
+  }
 });

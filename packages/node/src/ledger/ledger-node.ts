@@ -21,25 +21,32 @@ import {
   raftConfig,
 } from "@medledger/consensus";
 import {
+  AUTHENTICITY_CODES,
   applyBlock,
   type Block,
   type BlockHeader,
   type BlockOutcome,
   blockHash,
   bytesEqual,
+  checkAuthenticity,
   computeResultRoot,
   computeTxRoot,
   decodeBlock,
   encodeBlock,
+  encodeSignedTx,
   type Genesis,
   type Hash,
   isProtocolError,
   type LedgerEvent,
   nobleVerifier,
   parseGenesis,
+  type ReasonCode,
+  type SignedTx,
   type Signer,
   signBlockHeader,
+  signedTxDigest,
   toHex,
+  txId,
   type Verifier,
   verifyBlockContents,
 } from "@medledger/protocol";
@@ -54,9 +61,10 @@ import {
   ledger_block_bytes_max,
   ledger_block_txs_max,
   regossip_txs_max,
+  verified_blocks_max,
 } from "./limits.js";
 import { type AddOutcome, Mempool } from "./mempool.js";
-import type { LedgerStore, StoredTx } from "./store.js";
+import type { CommittedTx, LedgerStore } from "./store.js";
 import { checkRaftMessageShape, decodeRaftMessage, encodeRaftMessage } from "./wire.js";
 
 /** How the ledger reaches its peers; peers are named by their node DIDs. */
@@ -94,7 +102,7 @@ export interface LedgerNodeOptions {
 }
 
 /** What a committed block did, for listeners. */
-export interface CommittedBlock {
+export interface AppliedBlock {
   readonly block: Block;
   readonly hash: Hash;
   readonly ids: readonly Hash[];
@@ -145,8 +153,9 @@ export class LedgerNode {
   private role: Role = "follower";
   private leader: string = NO_NODE;
   private gossipQueue: Uint8Array[] = [];
-  private readonly blockListeners = new Set<(block: CommittedBlock) => void>();
-  private readonly waiters = new Map<string, Array<(tx: StoredTx) => void>>();
+  private readonly verifiedBlocks = new Map<string, true>();
+  private readonly blockListeners = new Set<(block: AppliedBlock) => void>();
+  private readonly waiters = new Map<string, Array<(tx: CommittedTx) => void>>();
 
   constructor(options: LedgerNodeOptions) {
     this.genesis = parseGenesis(options.genesis);
@@ -163,7 +172,8 @@ export class LedgerNode {
       chain: this.genesis.chain,
       verifier: this.verifier,
       now: () => this.clock.now(),
-      isCommitted: (id) => this.store.state.hasSeen(id) || this.store.getTx(id) !== null,
+      isCommitted: (id) => this.store.state.hasSeen(id),
+      checkAuthenticity: (signed) => checkAuthenticity(this.store.state, signed),
       onExpired: (txs) => this.logger.warn("transactions expired in the mempool", { count: txs.length }),
     });
     this.rawNode = new RawNode({
@@ -222,9 +232,11 @@ export class LedgerNode {
   }
 
   /** Resolves with the committed transaction `id` once it is applied here, or rejects after `timeoutMs`. */
-  waitForTx(id: Hash, timeoutMs: number): Promise<StoredTx> {
+  waitForTx(id: Hash, timeoutMs: number): Promise<CommittedTx> {
     const committed = this.store.getTx(id);
-    if (committed !== null) return Promise.resolve(committed);
+    if (committed !== null && !AUTHENTICITY_CODES.has(committed.result.code as ReasonCode)) {
+      return Promise.resolve(committed);
+    }
     const key = toHex(id);
     return new Promise((resolve, reject) => {
       const list = this.waiters.get(key) ?? [];
@@ -236,7 +248,7 @@ export class LedgerNode {
           new NodeError("NETWORK_TIMEOUT", `transaction ${key} was not committed within ${timeoutMs} ms`),
         );
       });
-      const done = (tx: StoredTx): void => {
+      const done = (tx: CommittedTx): void => {
         cancel();
         resolve(tx);
       };
@@ -246,7 +258,7 @@ export class LedgerNode {
   }
 
   /** The committed transaction `id` with its position and result, or null. */
-  committedTx(id: Hash): StoredTx | null {
+  committedTx(id: Hash): CommittedTx | null {
     return this.store.getTx(id);
   }
 
@@ -256,7 +268,7 @@ export class LedgerNode {
   }
 
   /** Calls `listener` with every block this node applies; returns a function that unsubscribes. */
-  onBlock(listener: (block: CommittedBlock) => void): () => void {
+  onBlock(listener: (block: AppliedBlock) => void): () => void {
     this.blockListeners.add(listener);
     return () => this.blockListeners.delete(listener);
   }
@@ -366,11 +378,17 @@ export class LedgerNode {
       if (block.header.time > this.clock.now() + block_time_drift_max_ms) {
         throw new NodeError("WIRE_INVALID", "a block's time is too far in the future");
       }
-      const ids = verifyBlockContents(block, this.verifier, {
-        isVerified: (id) => this.mempool.isVerified(id),
-      });
-      for (const id of ids) this.mempool.markVerified(id);
+      verifyBlockContents(block, this.verifier, { isVerified: (digest) => this.mempool.isVerified(digest) });
+      this.rememberVerifiedBlock(blockHash(block.header));
     }
+  }
+
+  /** Remembers a block whose contents this node checked (appended as a follower, or built as leader). */
+  private rememberVerifiedBlock(hash: Hash): void {
+    this.verifiedBlocks.set(toHex(hash), true);
+    if (this.verifiedBlocks.size <= verified_blocks_max) return;
+    const oldest = this.verifiedBlocks.keys().next();
+    if (oldest.done !== true) this.verifiedBlocks.delete(oldest.value);
   }
 
   private checkBlockBinding(header: BlockHeader, entry: Entry): void {
@@ -465,9 +483,11 @@ export class LedgerNode {
     if (header.raftIndex !== entry.index || header.raftTerm !== entry.term) {
       throw new NodeError("LEDGER_DIVERGED", `block ${header.height} is not bound to its Raft entry`);
     }
-    const ids = verifyBlockContents(block, this.verifier, {
-      isVerified: (id) => this.mempool.isVerified(id),
-    });
+    const ids = this.verifiedBlocks.delete(toHex(hash))
+      ? block.txs.map((signed) => txId(signed.tx))
+      : verifyBlockContents(block, this.verifier, {
+          isVerified: (digest) => this.mempool.isVerified(digest),
+        });
     const outcome = this.store.commitBlock({
       block,
       encoded: entry.data,
@@ -490,19 +510,33 @@ export class LedgerNode {
         return result;
       },
     });
-    this.mempool.remove(ids);
+    this.forgetFromMempool(block, ids, outcome);
     this.afterCommit({ block, hash, ids, outcome });
   }
 
-  private afterCommit(committed: CommittedBlock): void {
+  /** Drops what a committed block settled: every copy of a consumed id, the exact copy of any other. */
+  private forgetFromMempool(block: Block, ids: readonly Hash[], outcome: BlockOutcome): void {
+    const consumed: Hash[] = [];
+    const copies: Hash[] = [];
+    outcome.results.forEach((result, index) => {
+      const id = ids[index] as Hash;
+      if (!AUTHENTICITY_CODES.has(result.code as ReasonCode)) consumed.push(id);
+      else copies.push(signedTxDigest(encodeSignedTx(block.txs[index] as SignedTx)));
+    });
+    this.mempool.removeIds(consumed);
+    this.mempool.removeDigests(copies);
+  }
+
+  private afterCommit(committed: AppliedBlock): void {
     for (const listener of this.blockListeners) listener(committed);
     for (const id of committed.ids) {
       const key = toHex(id);
       const waiting = this.waiters.get(key);
       if (waiting === undefined) continue;
-      this.waiters.delete(key);
       const stored = this.store.getTx(id);
       invariant(stored !== null, "a committed transaction is stored");
+      if (AUTHENTICITY_CODES.has(stored.result.code as ReasonCode)) continue; // a forged copy: keep waiting
+      this.waiters.delete(key);
       for (const resolve of waiting) resolve(stored);
     }
     if (committed.outcome.events.some((event: LedgerEvent) => event.type === "membership")) {
@@ -552,8 +586,9 @@ export class LedgerNode {
       bytesMax: ledger_block_bytes_max,
     });
     const txs = pending.filter((tx) => !this.store.state.hasSeen(tx.id));
-    if (txs.length < pending.length)
-      this.mempool.remove(pending.filter((tx) => !txs.includes(tx)).map((tx) => tx.id));
+    if (txs.length < pending.length) {
+      this.mempool.removeIds(pending.filter((tx) => !txs.includes(tx)).map((tx) => tx.id));
+    }
     if (txs.length === 0) return false;
     const outcome = this.store.dryRun((state) =>
       applyBlock(state, {
@@ -586,6 +621,7 @@ export class LedgerNode {
     try {
       const proposed = this.rawNode.propose(encodeBlock(block));
       invariant(proposed.index === index && proposed.term === term, "a block lands where it was built for");
+      this.rememberVerifiedBlock(blockHash(header));
     } catch (error) {
       if (error instanceof RaftError && error.code !== "INVARIANT") return false; // e.g. dropped: stays in the mempool
       throw error;

@@ -22,8 +22,12 @@ export const ledger_block_txs_max = Math.min(block_txs_max, 2048);
 export const mempool_txs_max = 50_000;
 /** Most bytes of transactions waiting in the mempool. */
 export const mempool_bytes_max = 64 * MiB;
-/** Most transaction ids remembered as verified (their signatures checked once). */
+/** Most copies of one transaction id (differing only in signatures) waiting at once. */
+export const mempool_copies_per_id_max = 4;
+/** Most signed encodings remembered as verified (their signatures checked once), by digest. */
 export const verified_ids_max = 200_000;
+/** Most block hashes remembered as checked (appended or built here), so applying them checks no signature twice. */
+export const verified_blocks_max = 1024;
 /** Most transactions in one gossip batch. */
 export const gossip_batch_txs_max = 512;
 /** Longest a transaction waits to be gossiped in a batch. */

@@ -1,9 +1,11 @@
 /**
- * The mempool: transactions waiting for a block. Each is decoded, checked for chain and liveness and
- * signature-verified once; ids are de-duplicated against the pool and the committed ledger. It is
- * bounded by count and bytes: when full it refuses with MEMPOOL_FULL ("try later") and never drops a
- * transaction it accepted, except one whose expiry passed before a block could hold it (counted, and
- * reported through `onExpired`).
+ * The mempool: transactions waiting for a block. Each is decoded, checked for chain and liveness,
+ * signature-verified once (remembered by the digest of its signed encoding, never by its id: the id
+ * leaves the signatures out) and checked for authenticity against the committed state. Copies are
+ * keyed by digest: a few copies of one id may wait side by side, so that an inauthentic copy cannot
+ * crowd out the genuine one; a block takes one copy per id. It is bounded by count and bytes: when
+ * full it refuses with MEMPOOL_FULL ("try later") and never drops a transaction it accepted, except
+ * one whose expiry passed before a block could hold it (counted, and reported through `onExpired`).
  */
 import {
   decodeSignedTxWithId,
@@ -11,17 +13,22 @@ import {
   isProtocolError,
   limits as protocolLimits,
   type SignedTx,
+  signedTxDigest,
   toHex,
   type Verifier,
   verifyTxSignatures,
 } from "@medledger/protocol";
 import { NodeError } from "../errors.js";
-import { mempool_bytes_max, mempool_txs_max, verified_ids_max } from "./limits.js";
+import { mempool_bytes_max, mempool_copies_per_id_max, mempool_txs_max, verified_ids_max } from "./limits.js";
 
 /** A transaction waiting in the mempool. */
 export interface PendingTx {
   readonly id: Hash;
-  /** The id in lowercase hex (the pool's key). */
+  /** The id in lowercase hex. */
+  readonly idKey: string;
+  /** sha256 of the signed encoding (signedTxDigest). */
+  readonly digest: Hash;
+  /** The digest in lowercase hex (the pool's key). */
   readonly key: string;
   readonly signed: SignedTx;
   readonly encoded: Uint8Array;
@@ -43,6 +50,8 @@ export interface MempoolOptions {
   readonly now: () => number;
   /** True when the id is already committed (remembered by the ledger's replay protection). */
   readonly isCommitted: (id: Hash) => boolean;
+  /** A reason code when the committed state would not take the transaction as its signers' own. */
+  readonly checkAuthenticity?: (signed: SignedTx) => string | null;
   readonly txsMax?: number;
   readonly bytesMax?: number;
   /** Called with transactions dropped because they expired before a block held them. */
@@ -52,6 +61,7 @@ export interface MempoolOptions {
 /** Transactions waiting for a block, verified once, bounded, in arrival order. */
 export class Mempool {
   private readonly pool = new Map<string, PendingTx>();
+  private readonly copies = new Map<string, Set<string>>();
   private readonly verified = new Map<string, true>();
   private poolBytes = 0;
   private readonly txsMax: number;
@@ -64,7 +74,7 @@ export class Mempool {
     this.bytesMax = options.bytesMax ?? mempool_bytes_max;
   }
 
-  /** Number of waiting transactions. */
+  /** Number of waiting transactions (copies count one each). */
   get size(): number {
     return this.pool.size;
   }
@@ -75,58 +85,65 @@ export class Mempool {
   }
 
   /**
-   * Offers an encoded signed transaction. Returns accepted (new), pending (already waiting) or committed
-   * (already in the ledger: submitting twice is idempotent). Throws TX_INVALID for a transaction that
-   * fails decoding, its chain, liveness or signatures, and MEMPOOL_FULL when there is no room.
+   * Offers an encoded signed transaction. Returns accepted (new), pending (this very copy is waiting)
+   * or committed (its id is already consumed by the ledger: submitting twice is idempotent). Throws
+   * TX_INVALID for a transaction that fails decoding, its chain, liveness, signatures or authenticity,
+   * and MEMPOOL_FULL when there is no room.
    */
   add(encoded: Uint8Array): AddOutcome {
     const { signed, id } = decodeOrThrow(encoded);
-    const key = toHex(id);
+    const digest = signedTxDigest(encoded);
+    const key = toHex(digest);
     const waiting = this.pool.get(key);
     if (waiting !== undefined) return { status: "pending", tx: waiting };
     if (this.options.isCommitted(id)) return { status: "committed", id };
     this.checkEnvelope(signed);
+    const idKey = toHex(id);
+    const siblings = this.copies.get(idKey);
     if (this.pool.size >= this.txsMax || this.poolBytes + encoded.length > this.bytesMax) {
       throw new NodeError(
         "MEMPOOL_FULL",
         `the mempool holds ${this.pool.size} transactions: try again later`,
       );
     }
-    if (!this.verified.has(key)) {
-      try {
-        verifyTxSignatures(signed, this.options.verifier);
-      } catch (cause) {
-        throw txInvalid(cause);
-      }
-      this.rememberVerified(key);
+    if (siblings !== undefined && siblings.size >= mempool_copies_per_id_max) {
+      throw new NodeError("MEMPOOL_FULL", `${siblings.size} copies of transaction ${idKey} are waiting`);
     }
-    const tx: PendingTx = { id, key, signed, encoded, addedAt: this.options.now() };
+    this.verifyOnce(signed, key);
+    const inauthentic = this.options.checkAuthenticity?.(signed) ?? null;
+    if (inauthentic !== null) {
+      throw new NodeError("TX_INVALID", `${inauthentic}: the transaction is not its signers' own`);
+    }
+    const tx: PendingTx = { id, idKey, digest, key, signed, encoded, addedAt: this.options.now() };
     this.pool.set(key, tx);
+    if (siblings === undefined) this.copies.set(idKey, new Set([key]));
+    else siblings.add(key);
     this.poolBytes += encoded.length;
     return { status: "accepted", tx };
   }
 
-  /** True when this node already verified the signatures of transaction `id`. */
-  isVerified(id: Hash): boolean {
-    return this.verified.has(toHex(id));
+  /** True when this node already verified the signatures of the signed encoding with this digest. */
+  isVerified(digest: Hash): boolean {
+    return this.verified.has(toHex(digest));
   }
 
-  /** Records that the signatures of `id` were verified (by block validation). */
-  markVerified(id: Hash): void {
-    this.rememberVerified(toHex(id));
+  /** Records that the signatures of the signed encoding with this digest were verified. */
+  markVerified(digest: Hash): void {
+    this.rememberVerified(toHex(digest));
   }
 
-  /** True when `id` is waiting in the pool. */
+  /** True when a copy of transaction `id` is waiting. */
   has(id: Hash): boolean {
-    return this.pool.has(toHex(id));
+    return this.copies.has(toHex(id));
   }
 
   /**
-   * The oldest waiting transactions that a block of time `time` may hold, within `txsMax` and
-   * `bytesMax`. Those that expired are dropped (and reported); the others stay until removed.
+   * The oldest waiting transactions that a block of time `time` may hold, one copy per id, within
+   * `txsMax` and `bytesMax`. Expired ones are dropped (and reported); the others stay until removed.
    */
   take(options: { time: number; txsMax: number; bytesMax: number }): PendingTx[] {
     const out: PendingTx[] = [];
+    const ids = new Set<string>();
     const expired: PendingTx[] = [];
     let bytes = 0;
     for (const tx of this.pool.values()) {
@@ -136,8 +153,10 @@ export class Mempool {
         continue;
       }
       if (tx.signed.tx.expires - options.time > protocolLimits.tx_ttl_max_ms) continue; // not yet placeable
+      if (ids.has(tx.idKey)) continue;
       if (bytes + tx.encoded.length > options.bytesMax) break;
       bytes += tx.encoded.length;
+      ids.add(tx.idKey);
       out.push(tx);
     }
     if (expired.length > 0) {
@@ -148,9 +167,17 @@ export class Mempool {
     return out;
   }
 
-  /** Removes transactions (committed in a block); unknown ids are ignored. */
-  remove(ids: readonly Hash[]): void {
-    this.removeKeys(ids.map(toHex));
+  /** Removes the copies with these digests (e.g. they were in a committed block). */
+  removeDigests(digests: readonly Hash[]): void {
+    this.removeKeys(digests.map(toHex));
+  }
+
+  /** Removes every waiting copy of these ids (their ids are consumed). */
+  removeIds(ids: readonly Hash[]): void {
+    for (const id of ids) {
+      const keys = this.copies.get(toHex(id));
+      if (keys !== undefined) this.removeKeys([...keys]);
+    }
   }
 
   /** Up to `limit` waiting transactions, oldest first (for re-gossip after a leader change). */
@@ -163,12 +190,25 @@ export class Mempool {
     return out;
   }
 
+  private verifyOnce(signed: SignedTx, key: string): void {
+    if (this.verified.has(key)) return;
+    try {
+      verifyTxSignatures(signed, this.options.verifier);
+    } catch (cause) {
+      throw txInvalid(cause);
+    }
+    this.rememberVerified(key);
+  }
+
   private removeKeys(keys: readonly string[]): void {
     for (const key of keys) {
       const tx = this.pool.get(key);
       if (tx === undefined) continue;
       this.pool.delete(key);
       this.poolBytes -= tx.encoded.length;
+      const siblings = this.copies.get(tx.idKey);
+      siblings?.delete(key);
+      if (siblings !== undefined && siblings.size === 0) this.copies.delete(tx.idKey);
     }
   }
 

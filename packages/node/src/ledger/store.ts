@@ -15,6 +15,7 @@ import {
   type Storage,
 } from "@medledger/consensus";
 import {
+  AUTHENTICITY_CODES,
   applyGenesis,
   type Block,
   type BlockHeader,
@@ -24,6 +25,7 @@ import {
   type Genesis,
   type Hash,
   MemoryStateStore,
+  type ReasonCode,
   type StateStore,
   type TxResult,
   toHex,
@@ -31,7 +33,7 @@ import {
 import { invariant } from "../errors.js";
 
 /** What a Ready asks to persist, in one synced write. */
-export interface RaftPersist {
+export interface ReadyPersist {
   readonly hardState: HardState | null;
   readonly entries: readonly Entry[];
   readonly snapshot: Snapshot | null;
@@ -54,7 +56,7 @@ export interface LedgerTip {
 }
 
 /** A committed transaction: where it is and what it did. */
-export interface StoredTx {
+export interface CommittedTx {
   readonly id: Hash;
   readonly height: number;
   readonly txIndex: number;
@@ -79,7 +81,7 @@ export interface LedgerStore {
   /** The committed state (read it; write only through commitBlock). */
   readonly state: StateStore;
   /** Persists a Ready's snapshot, entries and hard state in one synced write. */
-  persistRaft(persist: RaftPersist): void;
+  persistRaft(persist: ReadyPersist): void;
   /** The last applied block and Raft index. */
   tip(): LedgerTip;
   /** Runs `fn` on a throwaway copy of the committed state. */
@@ -90,8 +92,12 @@ export interface LedgerStore {
   markApplied(raftIndex: number): void;
   /** The block at `height` and its encoding, or null. */
   getBlock(height: number): { block: Block; encoded: Uint8Array } | null;
-  /** A committed transaction by id, or null. */
-  getTx(id: Hash): StoredTx | null;
+  /**
+   * A committed transaction by id, or null. One id may sit in several blocks (a forged copy rejected
+   * without consuming it, a replay rejected after it): the answer is the first row that is not an
+   * inauthentic copy, else the latest row.
+   */
+  getTx(id: Hash): CommittedTx | null;
 }
 
 /** The initial Raft configuration of a chain: every founding member's nodes are voters. */
@@ -105,7 +111,7 @@ export class MemoryLedgerStore implements LedgerStore {
   readonly raft: MemoryStorage;
   private memoryState: MemoryStateStore;
   private readonly blocks: Array<{ block: Block; encoded: Uint8Array }> = [];
-  private readonly txs = new Map<string, StoredTx>();
+  private readonly txs = new Map<string, CommittedTx>();
   private current: LedgerTip;
 
   /** A store at the genesis of `genesis`, with the founders' nodes as the Raft voters. */
@@ -127,7 +133,7 @@ export class MemoryLedgerStore implements LedgerStore {
     return this.memoryState;
   }
 
-  persistRaft(persist: RaftPersist): void {
+  persistRaft(persist: ReadyPersist): void {
     if (persist.snapshot !== null) this.raft.applySnapshot(persist.snapshot);
     this.raft.append(persist.entries);
     if (persist.hardState !== null) this.raft.setHardState(persist.hardState);
@@ -150,13 +156,11 @@ export class MemoryLedgerStore implements LedgerStore {
     commit.block.txs.forEach((signed, txIndex) => {
       const id = commit.ids[txIndex] as Hash;
       const result = outcome.results[txIndex] as TxResult;
-      this.txs.set(toHex(id), {
-        id,
-        height: header.height,
-        txIndex,
-        encoded: encodeSignedTx(signed),
-        result,
-      });
+      const key = toHex(id);
+      const earlier = this.txs.get(key);
+      // One id may sit in several blocks (a forged copy first, a replay later): keep the authoritative row.
+      if (earlier !== undefined && !AUTHENTICITY_CODES.has(earlier.result.code as ReasonCode)) return;
+      this.txs.set(key, { id, height: header.height, txIndex, encoded: encodeSignedTx(signed), result });
     });
     this.current = {
       height: header.height,
@@ -178,7 +182,7 @@ export class MemoryLedgerStore implements LedgerStore {
     return this.blocks[height - 1] ?? null;
   }
 
-  getTx(id: Hash): StoredTx | null {
+  getTx(id: Hash): CommittedTx | null {
     return this.txs.get(toHex(id)) ?? null;
   }
 }

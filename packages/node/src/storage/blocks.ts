@@ -5,6 +5,7 @@
  * leaves all of it or none of it; a block at or below the applied Raft index is skipped.
  */
 import {
+  AUTHENTICITY_CODES,
   type Block,
   blockHash,
   bytesEqual,
@@ -17,13 +18,14 @@ import {
   GENESIS_PREV_HASH,
   type Hash,
   limits as protocolLimits,
+  type ReasonCode,
   type SignedTx,
   type TxResult,
   txId,
 } from "@medledger/protocol";
 import type Database from "better-sqlite3";
 import { invariant, NodeError } from "../errors.js";
-import { blocks_range_bytes_max, blocks_range_max } from "../limits.js";
+import { blocks_range_bytes_max, blocks_range_max, tx_copies_max } from "../limits.js";
 import { bytes, guard } from "./sql.js";
 import type { SqliteStateStore } from "./state-store.js";
 import type { Tip } from "./state-sync.js";
@@ -74,7 +76,8 @@ const SQL = {
   blockRange: `SELECT encoded, hash, raft_index FROM blocks WHERE height >= ? AND height <= ?
     ORDER BY height LIMIT ?`,
   blockExists: "SELECT 1 AS found FROM blocks WHERE height = ? OR hash = ?",
-  txById: "SELECT id, height, tx_index, signed, result FROM txs WHERE id = ?",
+  txById: `SELECT id, height, tx_index, signed, result FROM txs WHERE id = ?
+    ORDER BY height, tx_index LIMIT ${tx_copies_max}`,
   tip: "SELECT raft_index, height, block_hash, app_hash FROM applied WHERE id = 0",
   putTip: `INSERT INTO applied (id, raft_index, height, block_hash, app_hash) VALUES (0, ?, ?, ?, ?)
     ON CONFLICT (id) DO UPDATE SET raft_index = excluded.raft_index, height = excluded.height,
@@ -222,22 +225,35 @@ export class BlockStore {
     return out;
   }
 
-  /** The transaction `id` with its height, index and result, or null. */
+  /**
+   * The committed transaction `id` with its height, index and result, or null. One id may sit in
+   * several blocks (a forged copy rejected without consuming it, a replay rejected after it): the
+   * answer is the first row that is not an inauthentic copy, else the latest row.
+   */
   tx(id: Hash): StoredTx | null {
-    const row = this.statements.txById.get(id) as
-      | { id: Buffer; height: number; tx_index: number; signed: Buffer; result: Buffer }
-      | undefined;
-    if (row === undefined) return null;
-    const encoded = bytes(row.signed);
-    return {
-      id: bytes(row.id),
-      signed: decodeSignedTx(encoded),
-      encoded,
-      height: row.height,
-      txIndex: row.tx_index,
-      result: decodeTxResult(bytes(row.result)),
-    };
+    const rows = this.statements.txById.all(id) as Array<{
+      id: Buffer;
+      height: number;
+      tx_index: number;
+      signed: Buffer;
+      result: Buffer;
+    }>;
+    let chosen: StoredTx | null = null;
+    for (const row of rows) {
+      const encoded = bytes(row.signed);
+      chosen = {
+        id: bytes(row.id),
+        signed: decodeSignedTx(encoded),
+        encoded,
+        height: row.height,
+        txIndex: row.tx_index,
+        result: decodeTxResult(bytes(row.result)),
+      };
+      if (!AUTHENTICITY_CODES.has(chosen.result.code as ReasonCode)) return chosen;
+    }
+    return chosen;
   }
+
 
   private insertBlock(input: BlockToStore): Hash {
     const { block, encoded } = input;

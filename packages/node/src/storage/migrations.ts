@@ -191,6 +191,28 @@ CREATE INDEX seen_by_expires ON seen (expires);
 `;
 
 /**
+ * Migration 4: one transaction id may sit in several blocks. An inauthentic copy (signed with a key
+ * that is not the signer's current one) is rejected without consuming its id, so the genuine copy can
+ * follow in a later block; a faulty leader may also replay an id (rejected, but recorded). Rows are
+ * keyed by position; the id is an index.
+ */
+const TXS_BY_POSITION = `
+CREATE TABLE txs_v4 (
+  height INTEGER NOT NULL REFERENCES blocks (height),
+  tx_index INTEGER NOT NULL,
+  id BLOB NOT NULL CHECK (length(id) = 32),
+  signed BLOB NOT NULL,
+  result BLOB NOT NULL,
+  PRIMARY KEY (height, tx_index)
+) STRICT, WITHOUT ROWID;
+INSERT INTO txs_v4 (height, tx_index, id, signed, result)
+  SELECT height, tx_index, id, signed, result FROM txs;
+DROP TABLE txs;
+ALTER TABLE txs_v4 RENAME TO txs;
+CREATE INDEX txs_by_id ON txs (id, height, tx_index);
+`;
+
+/**
  * Every migration, in order. Append only: never edit or renumber a released entry (the database
  * records each one's hash and refuses to open when an applied migration's SQL changed).
  */
@@ -198,4 +220,5 @@ export const MIGRATIONS: readonly Migration[] = [
   [1, RAFT],
   [2, CHAIN],
   [3, STATE],
+  [4, TXS_BY_POSITION],
 ];

@@ -1,0 +1,119 @@
+/**
+ * The LedgerStore of a real node: one SQLite chain database (Raft log, blocks, transactions, state).
+ * Opening it applies the genesis to an empty database, or checks that a used one belongs to the chain.
+ */
+import { bootstrapSnapshot } from "@medledger/consensus";
+import {
+  applyGenesis,
+  type BlockOutcome,
+  bytesEqual,
+  type Genesis,
+  type Hash,
+  type StateStore,
+} from "@medledger/protocol";
+import { invariant, NodeError } from "../errors.js";
+import type { ChainDb } from "../storage/db.js";
+import type { SqliteRaftStorage } from "../storage/raft-storage.js";
+import {
+  type CommitBlock,
+  type CommittedTx,
+  genesisConfState,
+  type LedgerStore,
+  type LedgerTip,
+  type ReadyPersist,
+} from "./store.js";
+
+/** A LedgerStore over an open ChainDb. */
+export class SqliteLedgerStore implements LedgerStore {
+  readonly raft: SqliteRaftStorage;
+  private current: LedgerTip;
+
+  /** Opens the ledger of `genesis` in `db`: applies the genesis if the database is new. */
+  constructor(
+    readonly db: ChainDb,
+    genesis: Genesis,
+  ) {
+    if (db.blocks.tip() === null) db.blocks.applyGenesisState((state) => applyGenesis(state, genesis));
+    const chain = db.state.getChain();
+    invariant(chain !== null, "an opened ledger has a genesis");
+    if (chain.chain !== genesis.chain || chain.genesisTime !== genesis.time) {
+      throw new NodeError(
+        "OPTIONS_INVALID",
+        `the database holds chain ${chain.chain} (genesis ${chain.genesisTime}), not ${genesis.chain} (genesis ${genesis.time})`,
+      );
+    }
+    this.raft = db.raftStorage({ bootstrap: bootstrapSnapshot(genesisConfState(genesis)) });
+    this.current = this.readTip();
+  }
+
+  get state(): StateStore {
+    return this.db.state;
+  }
+
+  persistRaft(persist: ReadyPersist): void {
+    this.raft.persist({
+      ...(persist.hardState === null ? {} : { hardState: persist.hardState }),
+      entries: persist.entries,
+      ...(persist.snapshot === null ? {} : { snapshot: persist.snapshot }),
+    });
+  }
+
+  tip(): LedgerTip {
+    return this.current;
+  }
+
+  dryRun<T>(fn: (state: StateStore) => T): T {
+    return this.db.blocks.dryRun(fn);
+  }
+
+  commitBlock(commit: CommitBlock): BlockOutcome {
+    const outcome = this.db.blocks.applyCommittedBlock({
+      block: commit.block,
+      encoded: commit.encoded,
+      raftIndex: commit.raftIndex,
+      ids: commit.ids,
+      apply: commit.apply,
+    });
+    invariant(outcome.applied, "a committed block is applied exactly once");
+    this.current = this.readTip();
+    return outcome.value;
+  }
+
+  markApplied(raftIndex: number): void {
+    this.db.blocks.markApplied(raftIndex);
+    this.current = { ...this.current, appliedIndex: raftIndex };
+  }
+
+  getBlock(height: number): { block: import("@medledger/protocol").Block; encoded: Uint8Array } | null {
+    const stored = this.db.blocks.blockAt(height);
+    return stored === null ? null : { block: stored.block, encoded: stored.encoded };
+  }
+
+  getTx(id: Hash): CommittedTx | null {
+    return this.db.blocks.tx(id);
+  }
+
+  /** Re-reads the tip after the database changed underneath (e.g. a state import). */
+  refreshTip(): void {
+    this.current = this.readTip();
+  }
+
+  private readTip(): LedgerTip {
+    const tip = this.db.blocks.tip();
+    const chain = this.db.state.getChain();
+    invariant(tip !== null && chain !== null, "the ledger has a genesis");
+    invariant(
+      tip.height === chain.height && bytesEqual(tip.appHash, chain.appHash),
+      "the tip and the state agree",
+    );
+    const stored = tip.height === 0 ? null : this.db.blocks.blockAt(tip.height);
+    return {
+      height: tip.height,
+      header: stored === null ? null : stored.block.header,
+      hash: tip.blockHash,
+      time: chain.time,
+      appHash: tip.appHash,
+      appliedIndex: tip.appliedIndex,
+    };
+  }
+}
