@@ -30,6 +30,7 @@ export function quietCluster(
     },
     faults: { loss: 0, duplicate: 0, delayMaxSteps: 0, syncDelayMaxSteps: 0, clockSkew: 0 },
     snapshotEveryEntries: overrides.snapshotEveryEntries ?? 1000,
+    ...(overrides.raftFactory === undefined ? {} : { raftFactory: overrides.raftFactory }),
     trace: (line) => lines.push(line),
   });
 }

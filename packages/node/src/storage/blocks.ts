@@ -254,7 +254,6 @@ export class BlockStore {
     return chosen;
   }
 
-
   private insertBlock(input: BlockToStore): Hash {
     const { block, encoded } = input;
     const header = block.header;
