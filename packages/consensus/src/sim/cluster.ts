@@ -127,6 +127,11 @@ export class Cluster {
     return best;
   }
 
+  /** Messages in flight (sent, not yet delivered or dropped). */
+  inFlight(): number {
+    return this.queue.length;
+  }
+
   // ---- Faults -------------------------------------------------------------------------------------
 
   /** Cuts the link from `from` to `to` (one way). */
