@@ -16,6 +16,7 @@ export const RAFT_ERROR_CODES = {
     "another membership change is not yet committed, or the leader has no entry of its term committed",
   CONF_CHANGE_INVALID: "the membership change does not apply to the current configuration",
   CONFIG_INVALID: "the node configuration breaks a limit or a rule",
+  MESSAGE_INVALID: "a message from the network has the wrong shape or breaks a limit",
   INVARIANT: "an internal invariant does not hold (a bug, never bad input)",
 } as const;
 

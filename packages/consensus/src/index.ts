@@ -36,3 +36,4 @@ export type {
   SoftState,
 } from "./types.js";
 export { decodeConfChange, encodeConfChange, hardStateEqual, message, NO_NODE } from "./types.js";
+export { validateMessage } from "./validate.js";

@@ -34,6 +34,13 @@ export const uncommitted_entries_bytes_max = 256 * MiB;
 /** Most bytes of committed entries handed out in one Ready. */
 export const ready_committed_entries_bytes_max = 64 * MiB;
 
+/** Most entries in one append message. */
+export const message_entries_max = 65_536;
+/** Longest ReadIndex context, in UTF-16 code units. */
+export const read_context_length_max = 256;
+/** Largest snapshot carried in one message, in bytes. */
+export const snapshot_bytes_max = 1024 * MiB;
+
 /** Most ReadIndex requests a leader holds while it confirms its leadership. */
 export const read_index_requests_max = 4096;
 /** Most read states buffered for the driver before it takes a Ready. */
@@ -51,5 +58,6 @@ assert(
 assert(message_entries_bytes_max <= inflight_bytes_max, "one message must fit in the in-flight window");
 assert(inflight_bytes_max <= uncommitted_entries_bytes_max, "the window must fit in the uncommitted budget");
 assert(message_entries_bytes_max <= ready_committed_entries_bytes_max, "a Ready must carry a full message");
+assert(message_entries_max * entry_overhead_bytes >= message_entries_bytes_max / 2, "count and bytes agree");
 assert(read_index_requests_max <= read_states_max, "every pending read must fit in the read states");
 assert(inflight_messages_max * (voters_max + learners_max) <= outbox_messages_max * 2, "outbox too small");

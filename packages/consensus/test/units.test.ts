@@ -11,11 +11,13 @@ import {
   encodeConfChange,
   Inflights,
   MemoryStorage,
+  message,
   Prng,
   Progress,
   RaftLog,
   raftConfig,
   validateConfChange,
+  validateMessage,
   validateRaftConfig,
 } from "../src/index.js";
 
@@ -150,5 +152,29 @@ describe("config and membership validation", () => {
     ).toThrow(expect.objectContaining({ code: "CONF_CHANGE_INVALID" }));
     const change = { type: "addLearner" as const, nodeId: "did:key:z6Mk" };
     expect(decodeConfChange(encodeConfChange(change))).toEqual(change);
+  });
+});
+
+describe("validateMessage (for the driver, before step)", () => {
+  it("accepts what the core sends and rejects malformed input with MESSAGE_INVALID", () => {
+    const good = message({
+      type: "app",
+      from: "n1",
+      to: "n2",
+      term: 3,
+      index: 4,
+      logTerm: 2,
+      entries: [entry(3, 5, 4), entry(3, 6)],
+      commit: 4,
+    });
+    expect(validateMessage(good)).toEqual(good);
+    const invalid = expect.objectContaining({ code: "MESSAGE_INVALID" });
+    expect(() => validateMessage({ ...good, type: "bogus" })).toThrow(invalid);
+    expect(() => validateMessage({ ...good, term: -1 })).toThrow(invalid);
+    expect(() => validateMessage({ ...good, entries: [entry(3, 6)] })).toThrow(invalid);
+    expect(() => validateMessage({ ...good, entries: [entry(4, 5)] })).toThrow(invalid);
+    expect(() => validateMessage({ ...good, from: "" })).toThrow(invalid);
+    expect(() => validateMessage({ ...good, type: "snap" })).toThrow(invalid);
+    expect(() => validateMessage(null)).toThrow(invalid);
   });
 });

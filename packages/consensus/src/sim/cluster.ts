@@ -11,6 +11,7 @@ import type { RaftFactory, Ready } from "../rawnode.js";
 import { createRaft, RawNode } from "../rawnode.js";
 import { bootstrapSnapshot, MemoryStorage } from "../storage.js";
 import type { ConfState, Message, NodeId, ReadState } from "../types.js";
+import { validateMessage } from "../validate.js";
 import { Checker } from "./checker.js";
 import { StateMachine } from "./state-machine.js";
 
@@ -246,7 +247,15 @@ export class Cluster {
   }
 
   private send(m: Message): void {
-    if (this.checking) this.checker.onSend(m, this.node(m.from).storage);
+    if (this.checking) {
+      this.checker.onSend(m, this.node(m.from).storage);
+      // What the core sends must pass the driver's validation of what it receives.
+      try {
+        validateMessage(m);
+      } catch (error) {
+        this.checker.fail("Message validation", `${m.from}->${m.to} ${describe(m)}: ${String(error)}`);
+      }
+    }
     const faults = this.faults;
     if (faults.loss > 0 && this.prng.chance(faults.loss)) {
       this.stats.messagesDropped++;
