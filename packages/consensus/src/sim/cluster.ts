@@ -248,6 +248,10 @@ export class Cluster {
 
   private send(m: Message): void {
     if (this.checking) {
+      // Messages are shared by reference between simulated nodes: freezing them makes any mutation
+      // by the core (which a real network would hide) throw at once.
+      Object.freeze(m);
+      Object.freeze(m.entries);
       this.checker.onSend(m, this.node(m.from).storage);
       // What the core sends must pass the driver's validation of what it receives.
       try {
