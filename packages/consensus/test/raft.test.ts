@@ -284,3 +284,74 @@ describe("State Machine Safety: if a server has applied a log entry at a given i
     expect(report.acknowledged).toBeGreaterThan(1000);
   });
 });
+
+describe("flow control, limits and driver reports", () => {
+  function leaderWithFollowers(overrides: Parameters<typeof newRaft>[2] = {}): Raft {
+    const raft = newRaft("n1", ["n1", "n2", "n3"], overrides);
+    electLeader(raft);
+    persist(raft);
+    raft.step(message({ type: "appResp", from: "n2", to: "n1", term: 1, index: 1 }));
+    raft.step(message({ type: "appResp", from: "n3", to: "n1", term: 1, index: 1 }));
+    take(raft);
+    return raft;
+  }
+
+  it("a follower in replicate state gets at most maxInflightMsgs appends until it answers", () => {
+    const raft = leaderWithFollowers({ maxInflightMsgs: 2, maxSizePerMsg: 1 });
+    for (let i = 0; i < 5; i++) {
+      raft.propose(new Uint8Array([i]));
+      raft.flushProposals();
+    }
+    const toN2 = take(raft).filter((m) => m.type === "app" && m.to === "n2");
+    expect(toN2.map((m) => m.entries.length)).toEqual([1, 1]);
+    raft.step(message({ type: "appResp", from: "n2", to: "n1", term: 1, index: 3 }));
+    expect(take(raft).filter((m) => m.type === "app" && m.to === "n2").length).toBe(2);
+  });
+
+  it("proposals beyond maxUncommittedEntriesBytes are dropped with PROPOSAL_DROPPED", () => {
+    const raft = leaderWithFollowers({ maxUncommittedEntriesBytes: 100 });
+    raft.propose(new Uint8Array(60));
+    expect(() => raft.propose(new Uint8Array(60))).toThrow(
+      expect.objectContaining({ code: "PROPOSAL_DROPPED" }),
+    );
+  });
+
+  it("reportUnreachable drops a replicating follower back to probing", () => {
+    const raft = leaderWithFollowers();
+    expect(raft.status().progress.get("n2")?.state).toBe("replicate");
+    raft.reportUnreachable("n2");
+    expect(raft.status().progress.get("n2")?.state).toBe("probe");
+  });
+
+  it("a follower forwards a ReadIndex request to its leader and reports the answer", () => {
+    const raft = newRaft("n2", ["n1", "n2", "n3"]);
+    raft.step(message({ type: "heartbeat", from: "n1", to: "n2", term: 1 }));
+    take(raft);
+    raft.readIndex("r7");
+    expect(take(raft)).toMatchObject([{ type: "readIndex", to: "n1", context: "r7" }]);
+    raft.step(message({ type: "readIndexResp", from: "n1", to: "n2", term: 1, index: 5, context: "r7" }));
+    expect(raft.readStates).toEqual([{ index: 5, context: "r7" }]);
+  });
+
+  it("a follower installs a snapshot: log, commit and configuration come from it", () => {
+    const raft = newRaft("n2", ["n1", "n2", "n3"]);
+    const snapshot = {
+      metadata: { index: 10, term: 3, confState: { voters: ["n1", "n2", "n4"], learners: ["n3"] } },
+      data: new Uint8Array([1]),
+    };
+    raft.step(message({ type: "snap", from: "n1", to: "n2", term: 3, snapshot }));
+    expect(raft.log.committed).toBe(10);
+    expect(raft.log.lastIndex()).toBe(10);
+    expect(raft.confState()).toEqual({ voters: ["n1", "n2", "n4"], learners: ["n3"] });
+    expect(take(raft)).toMatchObject([{ type: "appResp", index: 10, reject: false }]);
+  });
+
+  it("a leader transfer that does not finish within an election timeout is abandoned", () => {
+    const raft = leaderWithFollowers();
+    raft.transferLeader("n2");
+    expect(raft.leadTransferee).toBe("n2");
+    for (let i = 0; i < 10; i++) raft.tick();
+    expect(raft.leadTransferee).toBe("");
+    expect(() => raft.propose(new Uint8Array(1))).not.toThrow();
+  });
+});
