@@ -29,6 +29,10 @@ export function signerOf(name: string): Signer {
 export class Hub {
   private readonly handlers = new Map<string, (from: string, frame: Uint8Array) => void>();
   private readonly gossipHandlers = new Map<string, (from: string, payload: Uint8Array) => void>();
+  private readonly requestHandlers = new Map<
+    string,
+    (from: string, payload: Uint8Array) => Promise<Uint8Array>
+  >();
   private readonly cuts = new Set<string>();
   delivered = 0;
   /** Misbehaviour reports: [reporter, peer, reason]. */
@@ -56,6 +60,17 @@ export class Hub {
         }
       },
       onGossip: (handler) => this.gossipHandlers.set(id, handler),
+      request: (peer, payload) => {
+        if (this.cuts.has(`${id}>${peer}`) || this.cuts.has(`${peer}>${id}`)) {
+          return Promise.reject(new Error("unreachable"));
+        }
+        const handler = this.requestHandlers.get(peer);
+        if (handler === undefined) return Promise.reject(new Error("no handler"));
+        return new Promise((resolve, reject) =>
+          this.clock.defer(() => handler(id, payload).then(resolve, reject)),
+        );
+      },
+      onRequest: (handler) => this.requestHandlers.set(id, handler),
       reportMisbehaviour: (peer, reason) => {
         this.reports.push([id, peer, reason]);
       },
@@ -105,6 +120,7 @@ export class Cluster {
   constructor(
     size: number,
     private readonly storeOf: (genesis: Genesis) => LedgerStore = (genesis) => new MemoryLedgerStore(genesis),
+    private readonly nodeOptions: { snapshotEveryEntries?: number } = {},
   ) {
     this.members = Array.from({ length: size }, (_, index) => signerOf(`member-${index}`));
     this.nodeSigners = Array.from({ length: size }, (_, index) => signerOf(`node-${index}`));
@@ -128,6 +144,7 @@ export class Cluster {
       transport: this.hub.transport(signer.did),
       clock: this.clock,
       tickMs: 100,
+      ...this.nodeOptions,
     });
   }
 
@@ -160,6 +177,16 @@ export class Cluster {
     for (let elapsed = 0; elapsed <= limitMs; elapsed += stepMs) {
       if (done()) return;
       this.clock.advance(stepMs);
+    }
+    throw new Error(`condition not reached within ${limitMs} simulated ms`);
+  }
+
+  /** runUntil for work that awaits promises (state transfer): lets microtasks and I/O run between steps. */
+  async runUntilAsync(done: () => boolean, limitMs = 60_000, stepMs = 10): Promise<void> {
+    for (let elapsed = 0; elapsed <= limitMs; elapsed += stepMs) {
+      if (done()) return;
+      this.clock.advance(stepMs);
+      await new Promise((resolve) => setImmediate(resolve));
     }
     throw new Error(`condition not reached within ${limitMs} simulated ms`);
   }

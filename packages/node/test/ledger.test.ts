@@ -298,3 +298,48 @@ describe("LedgerNode and copies of one transaction id", () => {
     });
   }
 });
+
+describe("LedgerNode snapshots", () => {
+  it("compacts its log, and a member voted in later syncs from a snapshot and becomes a voter", async () => {
+    const c = new Cluster(3, (genesis) => new SqliteLedgerStore(openChainDb({ path: ":memory:" }), genesis), {
+      snapshotEveryEntries: 20,
+    });
+    cluster = c;
+    c.start();
+    c.runUntil(() => c.leader() !== null);
+    for (let index = 0; index < 60; index++) {
+      const height = c.node(0).status().height;
+      c.node(index % 3).submit(c.tx("patient.register", signerOf(`snap-history-${index}`), {}));
+      c.runUntil(() => c.nodes.every((node) => node.status().height === height + 1));
+    }
+    for (const node of c.nodes) expect(node.status().snapshotIndex).toBeGreaterThan(0);
+
+    const newMember = signerOf("snap-member-new");
+    const newNodeSigner = signerOf("snap-node-new");
+    const proposal = c.tx("member.propose", c.member(0), {
+      action: "add",
+      member: newMember.did,
+      nodes: [newNodeSigner.did],
+      deadline: c.clock.now() + 86_400_000,
+    });
+    c.node(0).submit(proposal);
+    const proposalId = decodeSignedTxWithId(proposal).id;
+    c.runUntil(() => c.node(0).committedTx(proposalId) !== null);
+    c.node(1).submit(c.tx("member.vote", c.member(1), { proposal: proposalId, approve: true }));
+    const newcomer = c.makeNode(newNodeSigner);
+    c.nodes.push(newcomer);
+    newcomer.start();
+    await c.runUntilAsync(
+      () => c.nodes.every((node) => node.status().voters.includes(newNodeSigner.did)),
+      120_000,
+    );
+    await c.runUntilAsync(() => new Set(c.nodes.map((node) => chainOf(node).join())).size === 1);
+    expect(newcomer.status().snapshotIndex).toBeGreaterThan(0);
+    expect(newcomer.committedBlock(1)).toBeNull(); // history before the snapshot was not fetched
+    // The newcomer applies new blocks on the transferred state like everyone else.
+    newcomer.submit(c.tx("patient.register", signerOf("snap-after-join"), {}));
+    const height = c.node(0).status().height;
+    await c.runUntilAsync(() => c.nodes.every((node) => node.status().height === height + 1));
+    expect(new Set(c.nodes.map((node) => chainOf(node).join())).size).toBe(1);
+  });
+});

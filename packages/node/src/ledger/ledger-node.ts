@@ -19,6 +19,7 @@ import {
   type Ready,
   type Role,
   raftConfig,
+  type Snapshot,
 } from "@medledger/consensus";
 import {
   AUTHENTICITY_CODES,
@@ -61,9 +62,15 @@ import {
   ledger_block_bytes_max,
   ledger_block_txs_max,
   regossip_txs_max,
+  snapshot_every_entries_default,
+  state_request_timeout_ms,
+  state_retry_initial_ms,
+  state_retry_max_ms,
   verified_blocks_max,
 } from "./limits.js";
 import { type AddOutcome, Mempool } from "./mempool.js";
+import { decodeSnapshotData } from "./snapshot-data.js";
+import { fetchState, StateServer } from "./state-transfer.js";
 import type { CommittedTx, LedgerStore } from "./store.js";
 import { checkRaftMessageShape, decodeRaftMessage, encodeRaftMessage } from "./wire.js";
 
@@ -73,6 +80,10 @@ export interface LedgerTransport {
   send(to: string, frame: Uint8Array): boolean;
   /** Sets the handler of direct frames. */
   onDirect(handler: (from: string, frame: Uint8Array) => void): void;
+  /** Sends a request to a peer (state transfer); optional: without it the node cannot install snapshots. */
+  request?(peer: string, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /** Sets the handler of requests from peers. */
+  onRequest?(handler: (peer: string, payload: Uint8Array) => Promise<Uint8Array>): void;
   /** Gossips a payload to every peer. */
   publish(payload: Uint8Array): void;
   /** Sets the handler of gossip payloads. */
@@ -97,6 +108,8 @@ export interface LedgerNodeOptions {
   readonly heartbeatTicks?: number;
   /** Seed of the Raft election jitter (defaults to one derived from the node's DID). */
   readonly seed?: number;
+  /** Applied entries between two Raft snapshots (default snapshot_every_entries_default). */
+  readonly snapshotEveryEntries?: number;
   /** Entries a learner may lag the leader's commit and still be promoted to voter. */
   readonly promoteLagEntries?: number;
 }
@@ -123,6 +136,8 @@ export interface LedgerStatus {
   readonly voters: readonly string[];
   readonly learners: readonly string[];
   readonly mempoolSize: number;
+  /** The Raft index of the latest snapshot (0 before the first): the log holds entries after it. */
+  readonly snapshotIndex: number;
 }
 
 const DEFAULT_TICK_MS = 100;
@@ -148,6 +163,9 @@ export class LedgerNode {
   private stopTicker: (() => void) | null = null;
   private stopGossipTimer: (() => void) | null = null;
   private scheduled = false;
+  private installing: Promise<void> | null = null;
+  private readonly stateServer: StateServer | null;
+  private readonly snapshotEveryEntries: number;
   private running = false;
   private halted: Error | null = null;
   private role: Role = "follower";
@@ -168,6 +186,9 @@ export class LedgerNode {
     this.logger = (options.logger ?? silentLogger).child({ module: "ledger", node: this.id.slice(-8) });
     this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
     this.promoteLagEntries = options.promoteLagEntries ?? DEFAULT_PROMOTE_LAG_ENTRIES;
+    this.snapshotEveryEntries = options.snapshotEveryEntries ?? snapshot_every_entries_default;
+    this.stateServer =
+      this.store.snapshots === undefined ? null : new StateServer(this.store.snapshots, this.clock);
     this.mempool = new Mempool({
       chain: this.genesis.chain,
       verifier: this.verifier,
@@ -193,6 +214,8 @@ export class LedgerNode {
     this.running = true;
     this.transport.onDirect((from, frame) => this.onDirect(from, frame));
     this.transport.onGossip((from, payload) => this.onGossip(from, payload));
+    const server = this.stateServer;
+    if (server !== null) this.transport.onRequest?.(async (_peer, payload) => server.handle(payload));
     this.stopTicker = this.clock.every(this.tickMs, () => {
       if (!this.running) return;
       this.rawNode.tick();
@@ -205,6 +228,7 @@ export class LedgerNode {
   /** Stops ticking and serving; pending work is dropped (Raft recovers it from storage). */
   stop(): void {
     this.running = false;
+    this.stateServer?.close();
     this.stopTicker?.();
     this.stopGossipTimer?.();
     this.stopTicker = null;
@@ -290,6 +314,7 @@ export class LedgerNode {
       voters: raft.confState.voters,
       learners: raft.confState.learners,
       mempoolSize: this.mempool.size,
+      snapshotIndex: this.store.raft.firstIndex() - 1,
     };
   }
 
@@ -413,7 +438,7 @@ export class LedgerNode {
     if (!this.running || this.halted !== null) return;
     try {
       do {
-        while (this.rawNode.hasReady()) this.handleReady(this.rawNode.ready());
+        while (this.installing === null && this.rawNode.hasReady()) this.handleReady(this.rawNode.ready());
       } while (this.lead());
     } catch (error) {
       this.halt(error);
@@ -423,8 +448,13 @@ export class LedgerNode {
   private handleReady(ready: Ready): void {
     this.sendAll(ready.messages);
     if (ready.snapshot !== null) {
-      throw new NodeError("NODE_INVARIANT", "state snapshots are not supported by this node yet");
+      this.installing = this.installSnapshot(ready, ready.snapshot);
+      return; // the Ready is finished once the state has arrived
     }
+    this.finishReady(ready);
+  }
+
+  private finishReady(ready: Ready): void {
     if (ready.hardState !== null || ready.entries.length > 0) {
       this.store.persistRaft({ hardState: ready.hardState, entries: ready.entries, snapshot: null });
     }
@@ -432,6 +462,64 @@ export class LedgerNode {
     for (const entry of ready.committedEntries) this.applyEntry(entry);
     this.observeRole(ready.softState.role, ready.softState.lead);
     this.rawNode.advance();
+    this.maybeTakeSnapshot();
+  }
+
+  /**
+   * Installs a snapshot the leader sent: fetches the state from a peer (retrying with backoff until one
+   * serves a state at least as new as the snapshot), replaces ours with it, persists the snapshot, then
+   * finishes the Ready. Our own blocks stay as history; blocks between them and the snapshot are not
+   * fetched.
+   */
+  private async installSnapshot(ready: Ready, snapshot: Snapshot): Promise<void> {
+    const snapshots = this.store.snapshots;
+    const request = this.transport.request;
+    if (snapshots === undefined || request === undefined) {
+      this.halt(new NodeError("NODE_INVARIANT", "a snapshot arrived but this node cannot transfer state"));
+      return;
+    }
+    const wanted = decodeSnapshotData(snapshot.data);
+    let delay = state_retry_initial_ms;
+    while (this.running) {
+      const source = ready.softState.lead !== NO_NODE ? ready.softState.lead : this.leader;
+      try {
+        const { tip, chunks } = await fetchState(
+          request.bind(this.transport),
+          source,
+          state_request_timeout_ms,
+        );
+        if (tip.appliedIndex < snapshot.metadata.index || tip.height < wanted.height) {
+          throw new NodeError(
+            "WIRE_INVALID",
+            `the peer's state (${tip.appliedIndex}) is older than the snapshot`,
+          );
+        }
+        if (!this.running) return;
+        snapshots.importState(chunks, tip);
+        this.store.persistRaft({ hardState: null, entries: [], snapshot });
+        this.logger.info("installed a snapshot", { height: tip.height, index: snapshot.metadata.index });
+        this.installing = null;
+        this.finishReady(ready);
+        this.schedule();
+        return;
+      } catch (error) {
+        if (!this.running) return;
+        const reason = error instanceof Error ? error.message : String(error);
+        this.logger.warn("state transfer failed; retrying", { from: source.slice(-8), reason, delay });
+        await new Promise<void>((resolve) => this.clock.after(delay, resolve));
+        delay = Math.min(delay * 2, state_retry_max_ms);
+      }
+    }
+  }
+
+  /** Takes a Raft snapshot (compacting the log) every snapshotEveryEntries applied entries. */
+  private maybeTakeSnapshot(): void {
+    const snapshots = this.store.snapshots;
+    if (snapshots === undefined) return;
+    const applied = this.store.tip().appliedIndex;
+    if (applied - (this.store.raft.firstIndex() - 1) < this.snapshotEveryEntries) return;
+    const snapshot = snapshots.take(this.rawNode.confStateAt(applied));
+    this.logger.info("took a snapshot", { index: snapshot.metadata.index });
   }
 
   private sendAll(messages: readonly Message[]): void {

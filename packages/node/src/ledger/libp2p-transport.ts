@@ -55,6 +55,8 @@ export function libp2pTransport(network: Network, logger: Logger): LedgerTranspo
       });
     },
     onGossip: (handler) => network.onGossip((peer, payload) => handler(names.didOf(peer), payload)),
+    request: (peer, payload, timeoutMs) => network.request(names.peerOf(peer), payload, { timeoutMs }),
+    onRequest: (handler) => network.onRequest((peer, payload) => handler(names.didOf(peer), payload)),
     reportMisbehaviour: (peer, reason) => {
       logger.warn("disconnecting a misbehaving peer", { peer: peer.slice(-8), reason });
       network.disconnect(names.peerOf(peer)).catch(() => undefined);

@@ -34,6 +34,20 @@ export const gossip_batch_txs_max = 512;
 export const gossip_batch_delay_ms = 5;
 /** Most pending transactions re-gossiped after a leader change. */
 export const regossip_txs_max = 10_000;
+/** Most state exports this node serves at once. */
+export const state_sessions_max = 4;
+/** How long an idle state export stays open. */
+export const state_session_idle_ms = 30_000;
+/** Most chunks one state transfer may take (at 1 MiB each: 4 GiB of state). */
+export const state_transfer_chunks_max = 4096;
+/** Longest one state-transfer request may take. */
+export const state_request_timeout_ms = 30_000;
+/** Applied entries between two Raft snapshots (each compacts the log through it). */
+export const snapshot_every_entries_default = 10_000;
+/** First wait before a failed state transfer is retried; it doubles up to the maximum. */
+export const state_retry_initial_ms = 200;
+/** Longest wait before a failed state transfer is retried. */
+export const state_retry_max_ms = 5_000;
 /** How far in the future a block's time may be ahead of a follower's clock. */
 export const block_time_drift_max_ms = 30_000;
 

@@ -14,10 +14,12 @@ import {
 import { invariant, NodeError } from "../errors.js";
 import type { ChainDb } from "../storage/db.js";
 import type { SqliteRaftStorage } from "../storage/raft-storage.js";
+import { encodeSnapshotData } from "./snapshot-data.js";
 import {
   type CommitBlock,
   type CommittedTx,
   genesisConfState,
+  type LedgerSnapshots,
   type LedgerStore,
   type LedgerTip,
   type ReadyPersist,
@@ -45,6 +47,24 @@ export class SqliteLedgerStore implements LedgerStore {
     this.raft = db.raftStorage({ bootstrap: bootstrapSnapshot(genesisConfState(genesis)) });
     this.current = this.readTip();
   }
+
+  readonly snapshots: LedgerSnapshots = {
+    take: (confState) => {
+      const tip = this.current;
+      const data = encodeSnapshotData({ ...tip, blockHash: tip.hash });
+      return this.raft.createSnapshot(tip.appliedIndex, confState, data);
+    },
+    exportState: () => {
+      const exported = this.db.exportState();
+      const tip = exported.tip;
+      invariant(tip !== null, "an exported ledger has a tip");
+      return { tip, next: () => exported.next(), close: () => exported.close() };
+    },
+    importState: (chunks, tip) => {
+      this.db.importState(chunks, tip, { replace: true });
+      this.current = this.readTip();
+    },
+  };
 
   get state(): StateStore {
     return this.db.state;

@@ -74,6 +74,33 @@ export interface CommitBlock {
   readonly apply: (state: StateStore) => BlockOutcome;
 }
 
+/** Where an exported state stands. */
+export interface StateTip {
+  readonly height: number;
+  readonly blockHash: Hash;
+  readonly appHash: Hash;
+  readonly appliedIndex: number;
+}
+
+/** A consistent export of the state, read chunk by chunk. */
+export interface StateStream {
+  readonly tip: StateTip;
+  /** The next chunk, or null after the last. */
+  next(): Uint8Array | null;
+  /** Releases the export. Idempotent. */
+  close(): void;
+}
+
+/** Raft snapshots and state transfer: how a node far behind (or new) catches up without the old log. */
+export interface LedgerSnapshots {
+  /** Takes a Raft snapshot of the applied state (its tip as data) and compacts the log through it. */
+  take(confState: ConfState): Snapshot;
+  /** A consistent export of the current state. */
+  exportState(): StateStream;
+  /** Replaces the state with exported chunks, checked against `tip`; stored blocks stay as history. */
+  importState(chunks: readonly Uint8Array[], tip: StateTip): void;
+}
+
 /** The storage a LedgerNode runs on. */
 export interface LedgerStore {
   /** The Raft log's read port, handed to the consensus core. */
@@ -98,6 +125,8 @@ export interface LedgerStore {
    * inauthentic copy, else the latest row.
    */
   getTx(id: Hash): CommittedTx | null;
+  /** Snapshots and state transfer, when the store supports them. */
+  readonly snapshots?: LedgerSnapshots;
 }
 
 /** The initial Raft configuration of a chain: every founding member's nodes are voters. */

@@ -19,6 +19,7 @@ import {
   openStateExport,
   type StateExport,
   type StateExportOptions,
+  type StateImportOptions,
   type Tip,
 } from "./state-sync.js";
 
@@ -147,9 +148,9 @@ export class ChainDb {
    * Imports exported chunks into this database, whose state, blocks and tip must be empty (NOT_EMPTY),
    * in ONE transaction; when `expect` is given the imported tip must equal it (STATE_CHUNK_INVALID).
    */
-  importState(chunks: Iterable<Uint8Array>, expect?: Tip): Tip {
+  importState(chunks: Iterable<Uint8Array>, expect?: Tip, options: StateImportOptions = {}): Tip {
     this.checkOpen();
-    const tip = guard(() => importState(this.sqlite, chunks, expect));
+    const tip = guard(() => importState(this.sqlite, chunks, expect, options));
     this.logger.info("state imported", { height: tip.height, appliedIndex: tip.appliedIndex });
     return tip;
   }

@@ -14,4 +14,4 @@ export { MIGRATIONS } from "./migrations.js";
 export type { RaftPersist, SqliteRaftStorageOptions } from "./raft-storage.js";
 export { SqliteRaftStorage } from "./raft-storage.js";
 export { SqliteStateStore } from "./state-store.js";
-export type { StateExport, StateExportOptions, Tip } from "./state-sync.js";
+export type { StateExport, StateExportOptions, StateImportOptions, Tip } from "./state-sync.js";

@@ -212,8 +212,22 @@ function rowBytes(row: SqlValue[]): number {
   return total;
 }
 
-/** Imports `chunks` into the empty state of `sqlite` in one transaction (internal: use ChainDb.importState). */
-export function importState(sqlite: Database.Database, chunks: Iterable<Uint8Array>, expect?: Tip): Tip {
+/** How an import treats what the database holds. */
+export interface StateImportOptions {
+  /**
+   * Replace the state tables' rows (a node installing a newer snapshot over its own older state): blocks
+   * and transactions it holds stay as history. Without it the database must be empty (NOT_EMPTY).
+   */
+  readonly replace?: boolean;
+}
+
+/** Imports `chunks` into the state of `sqlite` in one transaction (internal: use ChainDb.importState). */
+export function importState(
+  sqlite: Database.Database,
+  chunks: Iterable<Uint8Array>,
+  expect?: Tip,
+  options: StateImportOptions = {},
+): Tip {
   const columns = new Map(STATE_TABLES.map(([table]) => [table, columnsOf(sqlite, table)]));
   const inserts = new Map(
     STATE_TABLES.map(([table]) => {
@@ -223,7 +237,8 @@ export function importState(sqlite: Database.Database, chunks: Iterable<Uint8Arr
     }),
   );
   return sqlite.transaction(() => {
-    checkEmpty(sqlite);
+    if (options.replace === true) clearState(sqlite);
+    else checkEmpty(sqlite);
     let expected = 0;
     let finished = false;
     for (const bytesIn of chunks) {
@@ -243,6 +258,10 @@ export function importState(sqlite: Database.Database, chunks: Iterable<Uint8Arr
     if (!finished) throw chunkError("the last chunk is missing");
     return checkImported(sqlite, expect);
   })();
+}
+
+function clearState(sqlite: Database.Database): void {
+  for (const [table] of [...STATE_TABLES].reverse()) sqlite.prepare(`DELETE FROM ${table}`).run();
 }
 
 function checkEmpty(sqlite: Database.Database): void {
