@@ -1,6 +1,8 @@
 /** @medledger/node: the node daemon as a library: network, storage, the replicated ledger, assembly. */
 import "./polyfills.js";
 
+export * from "./demo.js";
+export { freePorts } from "./demo-ports.js";
 export * from "./errors.js";
 export * from "./ledger/index.js";
 export * as limits from "./limits.js";
