@@ -1,10 +1,17 @@
 /**
  * The wire form of Raft messages on the direct channel: a CBOR array per message, decoded defensively.
- * Every field is checked for type and bound before the message reaches the consensus core; a frame that
+ * Every field is checked for type and bound, then by the core's own validateMessage, before the message
+ * reaches the consensus core; a frame that
  * fails is answered by disconnecting the sender (the caller's business), never by a crash.
  */
 import type { ConfState, Entry, Message, MessageType, Snapshot } from "@medledger/consensus";
-import { learners_max, node_id_length_max, voters_max } from "@medledger/consensus";
+import {
+  learners_max,
+  node_id_length_max,
+  RaftError,
+  validateMessage,
+  voters_max,
+} from "@medledger/consensus";
 import { decode, encode } from "cborg";
 import { NodeError } from "../errors.js";
 import { raft_context_bytes_max, raft_message_entries_max } from "./limits.js";
@@ -71,7 +78,7 @@ export function decodeRaftMessage(bytes: Uint8Array): Message {
   const typeIndex = uint(fields[1], "type");
   const type = MESSAGE_TYPES[typeIndex];
   if (type === undefined) fail(`unknown Raft message type ${typeIndex}`);
-  return {
+  const decoded: Message = {
     type,
     from: nodeId(fields[2], "from"),
     to: nodeId(fields[3], "to"),
@@ -86,23 +93,11 @@ export function decodeRaftMessage(bytes: Uint8Array): Message {
     context: text(fields[12], "context", raft_context_bytes_max),
     transfer: bool(fields[13], "transfer"),
   };
-}
-
-/**
- * Checks what the consensus core assumes of a message but a faulty peer could break: appended entries
- * follow `index` without gaps and carry terms no newer than the message's, in order.
- */
-export function checkRaftMessageShape(m: Message): void {
-  let previousTerm = m.logTerm;
-  m.entries.forEach((entry, offset) => {
-    if (entry.index !== m.index + 1 + offset) fail("appended entries must follow the message's index");
-    if (entry.term < previousTerm || entry.term > m.term) fail("appended entry terms must be ordered");
-    previousTerm = entry.term;
-  });
-  if (m.entries.length > 0 && m.type !== "app") fail(`a ${m.type} message carries no entries`);
-  if (m.snapshot !== null && m.type !== "snap") fail(`a ${m.type} message carries no snapshot`);
-  if (m.type === "snap" && (m.snapshot === null || m.snapshot.metadata.index === 0)) {
-    fail("a snap message carries a snapshot");
+  try {
+    return validateMessage(decoded); // what the core assumes: contiguous entries, ordered terms, bounds
+  } catch (cause) {
+    if (cause instanceof RaftError) throw new NodeError("WIRE_INVALID", cause.message, { cause });
+    throw cause;
   }
 }
 
