@@ -8,8 +8,10 @@ import { describe, expect, it } from "vitest";
 import { formatViolation, runCommand, runDemo, runSeeds, simulate } from "../src/sim/index.js";
 
 describe("simulator", () => {
-  it("1,000 seeds run with 0 violations", () => {
-    const report = runSeeds({ firstSeed: 1, count: 1000 });
+  // CI runs 1,000 seeds; MEDLEDGER_SIM_SEEDS raises the count (the coverage floors hold for any count).
+  const seeds = Math.max(1000, Number(process.env.MEDLEDGER_SIM_SEEDS ?? 1000));
+  it(`${seeds.toLocaleString("en")} seeds run with 0 violations`, () => {
+    const report = runSeeds({ firstSeed: 1, count: seeds });
     expect(report.failures.map(formatViolation)).toEqual([]);
     expect(report.violations).toBe(0);
     // Not idle: every kind of fault and every hard path was exercised many times.
