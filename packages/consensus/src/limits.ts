@@ -41,6 +41,9 @@ export const read_context_length_max = 256;
 /** Largest snapshot carried in one message, in bytes. */
 export const snapshot_bytes_max = 1024 * MiB;
 
+/** Election timeouts a leader waits for a follower to answer a snapshot before sending it again. */
+export const snapshot_wait_election_timeouts_max = 2;
+
 /** Most ReadIndex requests a leader holds while it confirms its leadership. */
 export const read_index_requests_max = 4096;
 /** Most read states buffered for the driver before it takes a Ready. */

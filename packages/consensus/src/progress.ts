@@ -8,6 +8,9 @@ import { assert } from "./errors.js";
 /** How the leader is currently replicating to one follower. */
 export type ProgressState = "probe" | "replicate" | "snapshot";
 
+/** Freed slots at the head of the window before its arrays are compacted (amortizes the copy). */
+const freed_slots_compact_min = 64;
+
 /** A window of in-flight appends, each remembered by its last index and size. */
 export class Inflights {
   private readonly indexes: number[] = [];
@@ -45,7 +48,7 @@ export class Inflights {
       this.bytes -= this.sizes[this.start] as number;
       this.start++;
     }
-    if (this.start > 64 && this.start * 2 > this.indexes.length) {
+    if (this.start > freed_slots_compact_min && this.start * 2 > this.indexes.length) {
       this.indexes.splice(0, this.start);
       this.sizes.splice(0, this.start);
       this.start = 0;
@@ -75,7 +78,7 @@ export class Progress {
   probeSent = false;
   /** In snapshot: the index of the snapshot sent. */
   pendingSnapshot = 0;
-  /** In snapshot: heartbeat ticks since the snapshot was sent (a lost snapshot is retried). */
+  /** In snapshot: election timeouts since the snapshot was sent (a lost snapshot is retried). */
   snapshotTicks = 0;
   /** The follower answered since the last CheckQuorum round. */
   recentActive = false;

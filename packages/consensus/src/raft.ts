@@ -14,6 +14,7 @@ import {
   proposal_bytes_max,
   read_index_requests_max,
   read_states_max,
+  snapshot_wait_election_timeouts_max,
 } from "./limits.js";
 import { RaftLog } from "./log.js";
 import type { ConfPoint } from "./membership.js";
@@ -400,7 +401,7 @@ export class Raft {
     for (const pr of this.progress.values()) {
       if (pr.state !== "snapshot") continue;
       pr.snapshotTicks++;
-      if (pr.snapshotTicks < 2) continue;
+      if (pr.snapshotTicks < snapshot_wait_election_timeouts_max) continue;
       // No answer for a whole election timeout: assume the snapshot was lost and probe afresh.
       pr.pendingSnapshot = 0;
       pr.becomeProbe();

@@ -48,6 +48,9 @@ export interface ClusterOptions {
   readonly trace?: (line: string) => void;
 }
 
+/** Most Ready cycles one node runs in one step (the rest waits for the next step). */
+const ready_rounds_per_step_max = 8;
+
 interface Envelope {
   readonly deliverAt: number;
   readonly sequence: number;
@@ -275,7 +278,7 @@ export class Cluster {
   // ---- The driver: Ready, persist, send, apply, advance ----------------------------------------------
 
   private processReady(node: SimNode): void {
-    for (let round = 0; round < 8 && node.node !== null; round++) {
+    for (let round = 0; round < ready_rounds_per_step_max && node.node !== null; round++) {
       if (node.pending !== null) {
         if (node.pending.syncAt > this.now) return;
         this.completeSync(node);
