@@ -640,13 +640,15 @@ export class Raft {
       return;
     }
     if (this.log.matchTerm(index, term)) {
-      // Our log already holds the snapshot's last entry: keep the log, just commit (§7).
+      // Our log already holds the snapshot's last entry: keep the log and commit to it (§7). Only
+      // that prefix is known to match the leader's: what follows may be another leader's entries.
       this.log.commitTo(index);
-    } else {
-      this.log.restore(snapshot);
-      this.confHistory = [{ index, confState: normalize(confState) }];
-      this.setConfiguration(this.confState());
+      this.sendAppendResponse(m.from, { index, reject: false });
+      return;
     }
+    this.log.restore(snapshot);
+    this.confHistory = [{ index, confState: normalize(confState) }];
+    this.setConfiguration(this.confState());
     this.sendAppendResponse(m.from, { index: this.log.lastIndex(), reject: false });
   }
 

@@ -346,6 +346,22 @@ describe("flow control, limits and driver reports", () => {
     expect(take(raft)).toMatchObject([{ type: "appResp", index: 10, reject: false }]);
   });
 
+  it("a snapshot the follower's log already covers commits, and acknowledges only up to its index", () => {
+    const raft = newRaft("n2", ["n1", "n2", "n3"]);
+    const entries = [entry(1, 1), entry(1, 2), entry(1, 3, "stale")];
+    raft.step(message({ type: "app", from: "n1", to: "n2", term: 1, index: 0, logTerm: 0, entries }));
+    take(raft);
+    const snapshot = {
+      metadata: { index: 2, term: 1, confState: raft.confState() },
+      data: new Uint8Array(0),
+    };
+    raft.step(message({ type: "snap", from: "n3", to: "n2", term: 2, snapshot }));
+    expect(raft.log.committed).toBe(2);
+    expect(raft.log.lastIndex()).toBe(3);
+    // Entry 3 came from term 1's leader; the term-2 leader may hold another entry there.
+    expect(take(raft)).toMatchObject([{ type: "appResp", index: 2, reject: false }]);
+  });
+
   it("a leader transfer that does not finish within an election timeout is abandoned", () => {
     const raft = leaderWithFollowers();
     raft.transferLeader("n2");
