@@ -81,7 +81,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   try {
     await waitForLeader(nodes);
     print(`medledger demo: ${nodes.length} hospital nodes on chain "${chain}", data in ${dataDir}`);
-    nodes.forEach((node, index) => print(`  ${HOSPITALS[index]}: ${node.addresses()[0] ?? "(no address)"}`));
+    nodes.forEach((node, index) => {
+      print(`  ${HOSPITALS[index]}: ${node.addresses()[0] ?? "(no address)"}`);
+    });
     await seed(new Seeder(chain, nodes), members, print);
     const status = await waitForAgreement(nodes);
     print(
