@@ -185,6 +185,49 @@ describe("LedgerNode membership", () => {
   });
 });
 
+describe("LedgerNode after a lost data directory", () => {
+  it("re-adds a member's node under a new key: it syncs from its peers and the old key leaves", () => {
+    const c = new Cluster(3);
+    cluster = c;
+    c.start();
+    c.runUntil(() => c.leader() !== null);
+    for (let index = 0; index < 5; index++)
+      c.node(0).submit(c.tx("patient.register", signerOf(`lost-${index}`), {}));
+    c.runUntil(() => c.nodes.every((node) => node.mempool.size === 0 && node.status().height > 0));
+    // Node 2 loses its disk. Restarting it empty under the same key could make it vote twice in a term,
+    // so its member binds a fresh key instead, by vote.
+    const lost = c.node(2);
+    lost.stop();
+    const replacement = signerOf("node-2-replacement");
+    const proposal = c.tx("member.propose", c.member(2), {
+      action: "update",
+      member: c.member(2).did,
+      nodes: [replacement.did],
+      deadline: c.clock.now() + 86_400_000,
+    });
+    c.node(0).submit(proposal);
+    const proposalId = decodeSignedTxWithId(proposal).id;
+    c.runUntil(() => c.node(0).committedTx(proposalId) !== null);
+    c.node(1).submit(c.tx("member.vote", c.member(0), { proposal: proposalId, approve: true }));
+    const fresh = c.makeNode(replacement);
+    c.nodes[2] = fresh;
+    fresh.start();
+    const live = [c.node(0), c.node(1), fresh];
+    c.runUntil(
+      () =>
+        live.every(
+          (node) => node.status().voters.join() === [c.node(0).id, c.node(1).id, fresh.id].sort().join(),
+        ),
+      120_000,
+    );
+    c.runUntil(() => new Set(live.map((node) => chainOf(node).join())).size === 1);
+    fresh.submit(c.tx("patient.register", signerOf("lost-after"), {}));
+    const height = c.node(0).status().height;
+    c.runUntil(() => live.every((node) => node.status().height === height + 1));
+    expect(lost.status().voters).toContain(lost.id); // the stopped node never learned it was removed
+  });
+});
+
 describe("LedgerNode against hostile peers", () => {
   it("refuses junk, forged senders, misaddressed messages and forged blocks, and keeps committing", () => {
     const c = new Cluster(3);
