@@ -36,6 +36,14 @@ export const NODE_ERROR_CODES = {
   BLOCK_NOT_NEXT: "the block does not follow the stored tip, or a block at its height or hash exists",
   APP_HASH_MISMATCH: "applying a committed block gave another app hash than its header",
   STATE_CHUNK_INVALID: "a state snapshot chunk is malformed, out of order or does not match the tip",
+  VAULT_HASH_MISMATCH: "a record's plaintext does not hash to the content hash it was put with",
+  VAULT_RECORD_EXISTS: "the vault already holds this record, or held it and erased it",
+  VAULT_TOO_LARGE: "a record's plaintext exceeds the vault's size limit",
+  VAULT_CORRUPT: "a vault record failed authentication: its row was altered or wrapped under another master key",
+  VAULT_KEY_INVALID: "the vault master key file is malformed, too widely readable, or not this vault's key",
+  VAULT_RECORD_INVALID: "a record's metadata (id, patient, category, format, content hash) is malformed",
+  VAULT_ERASE_INCOMPLETE: "an erasure committed but the WAL could not be truncated yet: call erase again",
+  VAULT_CLOSED: "the vault is closed",
 } as const;
 
 /** A stable error code of the node package. */

@@ -132,3 +132,17 @@ assertLimit(blocks_range_bytes_max + 64 * KiB <= response_bytes_max, "a block ra
 assertLimit(state_chunk_bytes_min <= state_chunk_bytes_max, "state chunk bounds are ordered");
 assertLimit(state_chunk_bytes_max + 64 * KiB <= response_bytes_max, "a state chunk fits one response");
 assertLimit(state_row_bytes_max * 2 <= state_chunk_bytes_min, "a chunk holds at least two maximal rows");
+
+// Vault (off-chain PHI).
+
+/** Largest plaintext of one vault record, in bytes. */
+export const vault_record_bytes_max = 4 * MiB;
+/** Largest vault master key file, in bytes (a JSON object of about 100 bytes). */
+export const vault_key_file_bytes_max = 1 * KiB;
+/** Times erase retries a WAL checkpoint that a reader kept from truncating the WAL before it gives up. */
+export const vault_checkpoint_attempts_max = 3;
+
+assertLimit(
+  vault_record_bytes_max + 64 * KiB <= 1_000_000_000,
+  "a sealed vault record fits one SQLite value (SQLITE_MAX_LENGTH)",
+);
