@@ -3,7 +3,6 @@
 // nodes, and talks to each over a JSON-line pipe. The base of the multi-process and fault tests.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -37,17 +36,6 @@ export function secretOf(name: string): Uint8Array {
 /** A deterministic signer named `name`. */
 export function signerOf(name: string): Signer {
   return nodeSigner(secretOf(name));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
 }
 
 interface Running {
@@ -94,10 +82,8 @@ export class ProcessCluster {
 
   /** Lays out a cluster of `size` founding members with one node each (nothing started yet). */
   static async create(size: number, name: string): Promise<ProcessCluster> {
-    const ports: number[] = [];
-    for (let index = 0; index < size; index++) ports.push(await freePort());
-    const cluster = new ProcessCluster(size, name, ports);
-    const { peerIdFromPublicKey } = await import("@medledger/node");
+    const { freePorts, peerIdFromPublicKey } = await import("@medledger/node");
+    const cluster = new ProcessCluster(size, name, await freePorts(size));
     cluster.secrets.forEach((secret, index) => {
       cluster.addresses.push(
         `${cluster.listen[index]}/p2p/${peerIdFromPublicKey(publicKeyFromSecretKey(secret))}`,

@@ -35,5 +35,12 @@ export type {
   SnapshotMetadata,
   SoftState,
 } from "./types.js";
-export { decodeConfChange, encodeConfChange, hardStateEqual, message, NO_NODE } from "./types.js";
+export {
+  decodeConfChange,
+  encodeConfChange,
+  hardStateEqual,
+  MESSAGE_TYPES,
+  message,
+  NO_NODE,
+} from "./types.js";
 export { validateMessage } from "./validate.js";

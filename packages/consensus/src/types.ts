@@ -70,6 +70,22 @@ export type MessageType =
   | "readIndex"
   | "readIndexResp";
 
+/** Every message type, in a fixed order (drivers may use the position as a wire code: append only). */
+export const MESSAGE_TYPES: readonly MessageType[] = [
+  "preVote",
+  "preVoteResp",
+  "vote",
+  "voteResp",
+  "app",
+  "appResp",
+  "heartbeat",
+  "heartbeatResp",
+  "snap",
+  "timeoutNow",
+  "readIndex",
+  "readIndexResp",
+];
+
 /**
  * One message. A flat record (as in etcd) so that drivers can encode it without a schema per kind;
  * fields a kind does not use hold their zero value.

@@ -17,21 +17,9 @@ import {
 } from "./limits.js";
 import { entrySizeBytes } from "./storage.js";
 import type { ConfState, Entry, Message, MessageType, Snapshot } from "./types.js";
+import { MESSAGE_TYPES } from "./types.js";
 
-const messageTypes: ReadonlySet<string> = new Set<MessageType>([
-  "preVote",
-  "preVoteResp",
-  "vote",
-  "voteResp",
-  "app",
-  "appResp",
-  "heartbeat",
-  "heartbeatResp",
-  "snap",
-  "timeoutNow",
-  "readIndex",
-  "readIndexResp",
-]);
+const messageTypes: ReadonlySet<string> = new Set<MessageType>(MESSAGE_TYPES);
 
 function fail(field: string, why: string): never {
   throw new RaftError("MESSAGE_INVALID", `${field}: ${why}`);

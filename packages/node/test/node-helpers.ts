@@ -1,7 +1,6 @@
 // Helpers for tests that run real nodes: real SQLite files in temporary directories, real libp2p over
 // TCP on 127.0.0.1 (ports reserved up front so every node can dial every other), signed transactions.
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -17,6 +16,7 @@ import {
   utf8,
 } from "@medledger/protocol";
 import { nodeSigner } from "@medledger/protocol/node";
+import { freePorts } from "../src/demo-ports.js";
 import { peerIdFromPublicKey } from "../src/network/identity.js";
 
 /** A deterministic secret key named `name`. */
@@ -27,24 +27,6 @@ export function secretOf(name: string): Uint8Array {
 /** A deterministic signer named `name`. */
 export function signerFor(name: string): Signer {
   return nodeSigner(secretOf(name));
-}
-
-/** Free TCP ports on 127.0.0.1 (bound, read and released). */
-export async function freePorts(count: number): Promise<number[]> {
-  const ports: number[] = [];
-  for (let index = 0; index < count; index++) {
-    ports.push(
-      await new Promise<number>((resolve, reject) => {
-        const server = createServer();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-          const address = server.address();
-          server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-        });
-      }),
-    );
-  }
-  return ports;
 }
 
 /** The layout of a test network: keys, genesis, ports and each node's peers. */

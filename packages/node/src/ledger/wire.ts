@@ -1,12 +1,13 @@
 /**
  * The wire form of Raft messages on the direct channel: a CBOR array per message, decoded defensively.
  * Every field is checked for type and bound, then by the core's own validateMessage, before the message
- * reaches the consensus core; a frame that
- * fails is answered by disconnecting the sender (the caller's business), never by a crash.
+ * reaches the consensus core; a frame that fails is answered by disconnecting the sender (the caller's
+ * business), never by a crash.
  */
-import type { ConfState, Entry, Message, MessageType, Snapshot } from "@medledger/consensus";
+import type { ConfState, Entry, Message, Snapshot } from "@medledger/consensus";
 import {
   learners_max,
+  MESSAGE_TYPES,
   node_id_length_max,
   RaftError,
   validateMessage,
@@ -18,21 +19,6 @@ import { raft_context_bytes_max, raft_message_entries_max } from "./limits.js";
 
 /** Wire version of the Raft message encoding. */
 export const RAFT_WIRE_VERSION = 1;
-
-const MESSAGE_TYPES: readonly MessageType[] = [
-  "preVote",
-  "preVoteResp",
-  "vote",
-  "voteResp",
-  "app",
-  "appResp",
-  "heartbeat",
-  "heartbeatResp",
-  "snap",
-  "timeoutNow",
-  "readIndex",
-  "readIndexResp",
-];
 
 const DECODE_OPTIONS = {
   strict: true,
@@ -49,7 +35,7 @@ const DECODE_OPTIONS = {
 export function encodeRaftMessage(m: Message): Uint8Array {
   return encode([
     RAFT_WIRE_VERSION,
-    MESSAGE_TYPES.indexOf(m.type),
+    MESSAGE_TYPES.indexOf(m.type), // the position in the core's list is the wire code
     m.from,
     m.to,
     m.term,
