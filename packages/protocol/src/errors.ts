@@ -20,6 +20,9 @@ export const PROTOCOL_ERROR_CODES = {
   MERKLE_PROOF_INVALID: "a Merkle proof is malformed or does not match its root",
   BLOCK_INVALID: "a block breaks a structural or chaining rule",
   STATE_INVARIANT: "a state invariant does not hold (a bug, not bad input)",
+  REQUEST_SIGNATURE_INVALID:
+    "a signed HTTP request's signature headers are missing, malformed, or do not match or verify against the request",
+  REQUEST_STALE: "a signed HTTP request's created time is further from the server's clock than the allowed skew",
 } as const;
 
 /** A stable error code of the protocol package. */

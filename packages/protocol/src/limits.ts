@@ -111,3 +111,22 @@ export const consents_live_per_grantee_max = 32;
 export const consents_ended_scan_max = 32;
 /** Most rows one paged state query (consents, audit trail, records, break-glasses) returns. */
 export const state_page_max = 500;
+
+// Signed HTTP requests (request.ts, after RFC 9421).
+
+/** Largest difference between a signed request's `created` and the verifier's clock, in seconds. */
+export const request_skew_max_s = 300;
+/** Longest value of each signature header (Content-Digest, Signature-Input, Signature), in bytes. */
+export const request_header_bytes_max = 1024;
+/** Longest request target (path and query, as sent) a signed request may have, in bytes. */
+export const request_target_bytes_max = 8 * KiB;
+/** Longest HTTP method name a signed request may have, in bytes. */
+export const request_method_bytes_max = 16;
+/** Length of a signed request's nonce, in bytes (22 characters of base64url). */
+export const request_nonce_bytes = 16;
+
+assertLimit(
+  2 * request_skew_max_s * SECOND_MS <= tx_ttl_max_ms,
+  "a server remembers request nonces (twice the skew) no longer than transaction ids",
+);
+assertLimit(request_header_bytes_max >= 2 * did_bytes_max + 200, "a Signature-Input names a key and a signer");
