@@ -39,7 +39,8 @@ export const NODE_ERROR_CODES = {
   VAULT_HASH_MISMATCH: "a record's plaintext does not hash to the content hash it was put with",
   VAULT_RECORD_EXISTS: "the vault already holds this record, or held it and erased it",
   VAULT_TOO_LARGE: "a record's plaintext exceeds the vault's size limit",
-  VAULT_CORRUPT: "a vault record failed authentication: its row was altered or wrapped under another master key",
+  VAULT_CORRUPT:
+    "a vault record failed authentication: its row was altered or wrapped under another master key",
   VAULT_KEY_INVALID: "the vault master key file is malformed, too widely readable, or not this vault's key",
   VAULT_RECORD_INVALID: "a record's metadata (id, patient, category, format, content hash) is malformed",
   VAULT_ERASE_INCOMPLETE: "an erasure committed but the WAL could not be truncated yet: call erase again",

@@ -22,7 +22,8 @@ export const PROTOCOL_ERROR_CODES = {
   STATE_INVARIANT: "a state invariant does not hold (a bug, not bad input)",
   REQUEST_SIGNATURE_INVALID:
     "a signed HTTP request's signature headers are missing, malformed, or do not match or verify against the request",
-  REQUEST_STALE: "a signed HTTP request's created time is further from the server's clock than the allowed skew",
+  REQUEST_STALE:
+    "a signed HTTP request's created time is further from the server's clock than the allowed skew",
 } as const;
 
 /** A stable error code of the protocol package. */

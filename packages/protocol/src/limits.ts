@@ -129,4 +129,7 @@ assertLimit(
   2 * request_skew_max_s * SECOND_MS <= tx_ttl_max_ms,
   "a server remembers request nonces (twice the skew) no longer than transaction ids",
 );
-assertLimit(request_header_bytes_max >= 2 * did_bytes_max + 200, "a Signature-Input names a key and a signer");
+assertLimit(
+  request_header_bytes_max >= 2 * did_bytes_max + 200,
+  "a Signature-Input names a key and a signer",
+);
