@@ -10,3 +10,4 @@ export * from "./logger.js";
 export * from "./network/index.js";
 export * from "./node.js";
 export * from "./storage/index.js";
+export * from "./vault/index.js";

@@ -14,12 +14,12 @@ import { did } from "../../protocol/test/rules-fixtures.js";
 import { hasNodeErrorCode, limits, openChainDb } from "../src/index.js";
 import {
   loadOrCreateMasterKey,
-  unwrapKey,
+  unwrapDataKey,
   VAULT_DB_FILE,
   VAULT_KEY_FILE,
   Vault,
   type VaultRecordMeta,
-  wrapKey,
+  wrapDataKey,
 } from "../src/vault/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "medledger-vault-"));
@@ -138,11 +138,11 @@ describe("vault round trip", () => {
   it("wraps keys with RFC 3394 AES Key Wrap (section 4.6 vector: 256-bit key under a 256-bit KEK)", () => {
     const kek = Buffer.from("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", "hex");
     const key = Buffer.from("00112233445566778899aabbccddeeff000102030405060708090a0b0c0d0e0f", "hex");
-    const wrapped = wrapKey(kek, key);
+    const wrapped = wrapDataKey(kek, key);
     expect(Buffer.from(wrapped).toString("hex")).toBe(
       "28c9f404c4b810f4cbccb35cfb87f8263f5786e2d80ed326cbc7f0e71a99f43bfb988b9b7a02dd21",
     );
-    expect(Buffer.from(unwrapKey(kek, wrapped, "vector")).equals(key)).toBe(true);
+    expect(Buffer.from(unwrapDataKey(kek, wrapped, "vector")).equals(key)).toBe(true);
   });
 });
 

@@ -9,6 +9,7 @@ export * from "./keys.js";
 export * from "./kinds.js";
 export * as limits from "./limits.js";
 export * from "./merkle.js";
+export * from "./request.js";
 export * from "./rules.js";
 export * from "./signer.js";
 export * from "./state.js";

@@ -40,7 +40,7 @@ const AAD_DOMAIN = utf8("medledger/vault/record");
 const KEY_CHECK_DOMAIN = "medledger/vault/key-check/v1";
 
 /** What the vault stores for one record besides its metadata. */
-export interface SealedRecord {
+export interface SealedVaultRecord {
   /** The data key wrapped by the master key (40 bytes). */
   wrappedKey: Uint8Array;
   /** The GCM IV (12 bytes). */
@@ -52,19 +52,19 @@ export interface SealedRecord {
 }
 
 /** Seals `plaintext` under a fresh data key, wrapped by `masterKey`. */
-export function sealRecord(
+export function sealVaultRecord(
   masterKey: Uint8Array,
   meta: VaultRecordMeta,
   plaintext: Uint8Array,
-): SealedRecord {
+): SealedVaultRecord {
   const dataKey = randomBytes(VAULT_KEY_BYTES);
   try {
     const iv = randomBytes(VAULT_IV_BYTES);
     const cipher = createCipheriv("aes-256-gcm", dataKey, iv, { authTagLength: VAULT_TAG_BYTES });
-    cipher.setAAD(additionalData(meta, VAULT_FORMAT_VERSION));
+    cipher.setAAD(vaultAdditionalData(meta, VAULT_FORMAT_VERSION));
     const body = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
     return {
-      wrappedKey: wrapKey(masterKey, dataKey),
+      wrappedKey: wrapDataKey(masterKey, dataKey),
       iv: new Uint8Array(iv),
       ciphertext: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
       version: VAULT_FORMAT_VERSION,
@@ -75,7 +75,11 @@ export function sealRecord(
 }
 
 /** The plaintext of a sealed record; throws VAULT_CORRUPT when any part fails authentication. */
-export function openRecord(masterKey: Uint8Array, meta: VaultRecordMeta, sealed: SealedRecord): Uint8Array {
+export function openVaultRecord(
+  masterKey: Uint8Array,
+  meta: VaultRecordMeta,
+  sealed: SealedVaultRecord,
+): Uint8Array {
   if (
     sealed.version !== VAULT_FORMAT_VERSION ||
     sealed.iv.length !== VAULT_IV_BYTES ||
@@ -83,11 +87,11 @@ export function openRecord(masterKey: Uint8Array, meta: VaultRecordMeta, sealed:
   ) {
     throw corrupt(meta.record, "its sealed row has the wrong shape");
   }
-  const dataKey = unwrapKey(masterKey, sealed.wrappedKey, meta.record);
+  const dataKey = unwrapDataKey(masterKey, sealed.wrappedKey, meta.record);
   try {
     const split = sealed.ciphertext.length - VAULT_TAG_BYTES;
     const decipher = createDecipheriv("aes-256-gcm", dataKey, sealed.iv, { authTagLength: VAULT_TAG_BYTES });
-    decipher.setAAD(additionalData(meta, sealed.version));
+    decipher.setAAD(vaultAdditionalData(meta, sealed.version));
     decipher.setAuthTag(sealed.ciphertext.subarray(split));
     const plaintext = Buffer.concat([
       decipher.update(sealed.ciphertext.subarray(0, split)),
@@ -102,13 +106,13 @@ export function openRecord(masterKey: Uint8Array, meta: VaultRecordMeta, sealed:
 }
 
 /** A 16-byte check value of the master key (HMAC-SHA256 under a fixed label): reveals nothing of it. */
-export function masterKeyCheck(masterKey: Uint8Array): Uint8Array {
+export function vaultMasterKeyCheck(masterKey: Uint8Array): Uint8Array {
   const mac = createHmac("sha256", masterKey).update(KEY_CHECK_DOMAIN).digest();
   return new Uint8Array(mac.subarray(0, 16));
 }
 
 /** `dataKey` wrapped by `masterKey` (RFC 3394 AES Key Wrap, 40 bytes). */
-export function wrapKey(masterKey: Uint8Array, dataKey: Uint8Array): Uint8Array {
+export function wrapDataKey(masterKey: Uint8Array, dataKey: Uint8Array): Uint8Array {
   const cipher = createCipheriv("id-aes256-wrap", masterKey, KW_DEFAULT_IV);
   const wrapped = Buffer.concat([cipher.update(dataKey), cipher.final()]);
   invariant(wrapped.length === VAULT_WRAPPED_KEY_BYTES, "a wrapped data key is 40 bytes");
@@ -116,7 +120,7 @@ export function wrapKey(masterKey: Uint8Array, dataKey: Uint8Array): Uint8Array 
 }
 
 /** The key wrapped in `wrappedKey`; throws VAULT_CORRUPT (naming `record`) when its integrity check fails. */
-export function unwrapKey(masterKey: Uint8Array, wrappedKey: Uint8Array, record: string): Buffer {
+export function unwrapDataKey(masterKey: Uint8Array, wrappedKey: Uint8Array, record: string): Buffer {
   if (wrappedKey.length !== VAULT_WRAPPED_KEY_BYTES)
     throw corrupt(record, "its wrapped key has the wrong length");
   try {
@@ -136,7 +140,7 @@ export function unwrapKey(masterKey: Uint8Array, wrappedKey: Uint8Array, record:
  * (record id, patient, category, format as UTF-8; the 32-byte content hash last), so no two distinct
  * records share an encoding.
  */
-export function additionalData(meta: VaultRecordMeta, version: number): Uint8Array {
+export function vaultAdditionalData(meta: VaultRecordMeta, version: number): Uint8Array {
   const fields = [
     utf8(meta.record),
     utf8(meta.patient),

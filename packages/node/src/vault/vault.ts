@@ -22,7 +22,7 @@ import { invariant, NodeError } from "../errors.js";
 import { sqlite_busy_timeout_ms, vault_checkpoint_attempts_max, vault_record_bytes_max } from "../limits.js";
 import { checkMigrationList, migrationHash } from "../storage/db.js";
 import { bytes, storageError } from "../storage/sql.js";
-import { masterKeyCheck, openRecord, sealRecord, VAULT_KEY_BYTES } from "./crypto.js";
+import { openVaultRecord, sealVaultRecord, VAULT_KEY_BYTES, vaultMasterKeyCheck } from "./crypto.js";
 import { VAULT_MIGRATIONS } from "./migrations.js";
 import type { VaultLookup, VaultRecordMeta } from "./types.js";
 
@@ -132,7 +132,7 @@ export class Vault {
       );
     }
     this.refuseExisting(clean.record); // before sealing: a refused put costs no encryption
-    const sealed = sealRecord(this.masterKey, clean, plaintext);
+    const sealed = sealVaultRecord(this.masterKey, clean, plaintext);
     const storedAt = this.now();
     guard(() =>
       this.sqlite.transaction(() => {
@@ -163,7 +163,7 @@ export class Vault {
       return erasedAt === undefined ? { state: "absent" } : { state: "erased", erasedAt };
     }
     const meta = metaOfRow(row);
-    const plaintext = openRecord(this.masterKey, meta, {
+    const plaintext = openVaultRecord(this.masterKey, meta, {
       version: row.version,
       wrappedKey: bytes(row.wrapped_key),
       iv: bytes(row.iv),
@@ -325,7 +325,7 @@ function migrate(sqlite: Database.Database): void {
 
 /** Stores the master key's check value in a new vault; refuses another key for an existing one. */
 function checkMasterKey(sqlite: Database.Database, masterKey: Uint8Array, now: () => number): void {
-  const check = masterKeyCheck(masterKey);
+  const check = vaultMasterKeyCheck(masterKey);
   const row = sqlite.prepare("SELECT key_check FROM vault_meta WHERE id = 0").get() as
     | { key_check: Buffer }
     | undefined;
