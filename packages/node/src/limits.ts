@@ -146,3 +146,58 @@ assertLimit(
   vault_record_bytes_max + 64 * KiB <= 1_000_000_000,
   "a sealed vault record fits one SQLite value (SQLITE_MAX_LENGTH)",
 );
+
+// HTTP API.
+
+/** Largest request body the API accepts on any route but POST /records, in bytes (a tx is at most 8 KiB). */
+export const api_body_bytes_max = 64 * KiB;
+/** Largest POST /records body, in bytes: the anchor and the record's content in base64. */
+export const api_record_body_bytes_max = 8 * MiB;
+/** Longest a caller may ask POST /txs?wait=true to wait for a commit. */
+export const api_wait_timeout_max_ms = 30 * SECOND_MS;
+/** How long POST /records and GET /records/{id} wait for their transaction to commit. */
+export const api_commit_wait_ms = 15 * SECOND_MS;
+/** Most blocks one GET /blocks page lists (headers only). */
+export const api_blocks_page_max = 100;
+/** Most rows one page of a patient's consents or audit trail holds (the state's own page bound). */
+export const api_patient_page_max = 500;
+/** Raft entries the applied index may trail the commit index while the node still answers /ready. */
+export const api_ready_lag_entries_max = 16;
+/** Most (signer, nonce) pairs of signed requests remembered to refuse replays. */
+export const api_nonce_cache_entries_max = 100_000;
+/** Most server-sent event streams open at once. */
+export const api_event_streams_max = 256;
+/** Most bytes buffered for one event stream before the slow client is dropped. */
+export const api_event_stream_buffer_bytes_max = 1 * MiB;
+/** Interval between keep-alive comments on an event stream. */
+export const api_event_heartbeat_ms = 15 * SECOND_MS;
+/** Requests one client address may make per rate-limit window. */
+export const api_rate_limit_requests_max = 600;
+/** The rate-limit window. */
+export const api_rate_limit_window_ms = 60 * SECOND_MS;
+/** Most submit times remembered to measure submit-to-commit latency. */
+export const api_latency_tracked_txs_max = 16_384;
+/**
+ * How long after its commit an access.log may be presented again to GET /records/{id} (a retry after a
+ * lost response). Older ones must be logged anew, so a revoked consent stops disclosure at once.
+ */
+export const api_access_log_reuse_max_ms = 60 * SECOND_MS;
+/** Event-loop delay beyond which the API sheds load (503 OVERLOADED). */
+export const api_event_loop_delay_max_ms = 1 * SECOND_MS;
+
+assertLimit(api_body_bytes_max >= 3 * 8 * KiB, "a JSON transaction fits the body limit");
+assertLimit(api_patient_page_max <= 500, "a patient page fits the state's page bound");
+assertLimit(api_blocks_page_max <= blocks_range_max, "a block page fits one range query");
+assertLimit(api_commit_wait_ms <= api_wait_timeout_max_ms, "the API's own waits are within the maximum");
+assertLimit(api_record_body_bytes_max >= api_body_bytes_max, "a record body may be larger than others");
+/**
+ * How long the nonce of a signed request is remembered: at least the whole window in which the request
+ * verifier accepts its `created` time (both directions of the clock skew), so a replay is always caught.
+ */
+export const api_request_nonce_ttl_ms = 15 * 60 * SECOND_MS;
+/** Length of the admin token, in random bytes (written as hex to admin.token). */
+export const api_admin_token_bytes = 32;
+assertLimit(
+  api_record_body_bytes_max >= Math.ceil(vault_record_bytes_max / 3) * 4 + api_body_bytes_max,
+  "a POST /records body carries a maximal record in base64 and its anchor",
+);

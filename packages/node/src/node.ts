@@ -1,12 +1,15 @@
 /**
  * A medledger node assembled from its parts: the SQLite chain database, the libp2p network, and the
  * ledger driver. This is what the CLI starts; tests start several in one process or in many.
- * Shutdown runs in a fixed order: stop the ledger, stop the network, close the database.
+ * With `api` set it also opens the vault and serves the HTTP API once the ledger runs. Shutdown runs in
+ * a fixed order: close the API, stop the ledger, stop the network, close the vault and the database.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Genesis, parseGenesis, publicKeyToDid } from "@medledger/protocol";
+import { type Genesis, type LedgerEvent, parseGenesis, publicKeyToDid } from "@medledger/protocol";
 import { nodeSigner, nodeVerifier } from "@medledger/protocol/node";
+import { loadOrCreateAdminToken } from "./api/auth.js";
+import { type RunningApi, startApi } from "./api/server.js";
 import type { Clock } from "./ledger/clock.js";
 import { LedgerNode } from "./ledger/ledger-node.js";
 import { libp2pTransport } from "./ledger/libp2p-transport.js";
@@ -15,6 +18,8 @@ import { type Logger, silentLogger } from "./logger.js";
 import { createNetwork, type Network } from "./network/network.js";
 import type { NetworkFaults } from "./network/options.js";
 import { type ChainDb, openChainDb } from "./storage/db.js";
+import { loadOrCreateMasterKey, VAULT_DB_FILE } from "./vault/master-key.js";
+import { Vault } from "./vault/vault.js";
 
 /** File name of the chain database inside a node's data directory. */
 export const CHAIN_DB_FILE = "chain.db";
@@ -38,6 +43,11 @@ export interface NodeOptions {
   readonly heartbeatTicks?: number;
   /** Fault hooks for the chaos suite. */
   readonly faults?: NetworkFaults;
+  /**
+   * Serve the HTTP API (and open the vault, dataDir/vault.db). The admin token defaults to the one in
+   * dataDir/admin.token, generated (mode 0600) when absent. Port 0 picks a free port.
+   */
+  readonly api?: { readonly host: string; readonly port: number; readonly adminToken?: string };
 }
 
 /** A running node. */
@@ -47,9 +57,13 @@ export interface MedledgerNode {
   readonly ledger: LedgerNode;
   readonly network: Network;
   readonly db: ChainDb;
+  /** The vault (off-chain records), open when the node serves the API; else null. */
+  readonly vault: Vault | null;
+  /** The HTTP API's base URL, or null without one. */
+  readonly apiUrl: string | null;
   /** The network's listen addresses, each ending in /p2p/<peer id>. */
   addresses(): string[];
-  /** Stops the ledger and the network and closes the database. Idempotent. */
+  /** Closes the API, stops the ledger and the network, closes the vault and the database. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -60,7 +74,15 @@ export async function startNode(options: NodeOptions): Promise<MedledgerNode> {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const db = openChainDb({ path: join(options.dataDir, CHAIN_DB_FILE), logger });
   let network: Network | null = null;
+  let vault: Vault | null = null;
+  let ledger: LedgerNode | null = null;
   try {
+    if (options.api !== undefined) {
+      vault = Vault.open({
+        path: join(options.dataDir, VAULT_DB_FILE),
+        masterKey: loadOrCreateMasterKey(options.dataDir),
+      });
+    }
     const store = new SqliteLedgerStore(db, genesis);
     network = await createNetwork({
       seed: options.nodeSecretKey,
@@ -71,7 +93,7 @@ export async function startNode(options: NodeOptions): Promise<MedledgerNode> {
       logger,
       ...(options.faults === undefined ? {} : { faults: options.faults }),
     });
-    const ledger = new LedgerNode({
+    ledger = new LedgerNode({
       genesis,
       signer: nodeSigner(options.nodeSecretKey),
       verifier: nodeVerifier,
@@ -84,38 +106,90 @@ export async function startNode(options: NodeOptions): Promise<MedledgerNode> {
       ...(options.heartbeatTicks === undefined ? {} : { heartbeatTicks: options.heartbeatTicks }),
     });
     const started = network;
+    const held = vault;
     ledger.onBlock((committed) => {
       if (committed.outcome.events.some((event) => event.type === "membership")) {
         started.revalidatePeers().catch(() => undefined);
       }
+      if (held !== null) eraseHeldRecords(held, committed.outcome.events, store, ledger?.id ?? "", logger);
     });
     await network.start();
     ledger.start();
-    return assemble({ ledger, network, db });
+    const parts = { ledger, network, db, vault };
+    let api: RunningApi | null = null;
+    if (options.api !== undefined) {
+      api = await startApi(
+        { id: ledger.id, ledger, network, db },
+        {
+          host: options.api.host,
+          port: options.api.port,
+          adminToken: options.api.adminToken ?? loadOrCreateAdminToken(options.dataDir),
+          vault,
+          logger,
+          ...(options.clock === undefined ? {} : { now: () => (options.clock as Clock).now() }),
+        },
+      );
+    }
+    return assemble({ ...parts, api });
   } catch (error) {
+    ledger?.stop();
     await network?.stop().catch(() => undefined);
+    vault?.close();
     db.close();
     throw error;
   }
 }
 
-function assemble(parts: { ledger: LedgerNode; network: Network; db: ChainDb }): MedledgerNode {
+function assemble(parts: {
+  ledger: LedgerNode;
+  network: Network;
+  db: ChainDb;
+  vault: Vault | null;
+  api: RunningApi | null;
+}): MedledgerNode {
   let stopped: Promise<void> | null = null;
   return {
     id: parts.ledger.id,
     ledger: parts.ledger,
     network: parts.network,
     db: parts.db,
+    vault: parts.vault,
+    apiUrl: parts.api?.url ?? null,
     addresses: () => parts.network.addresses(),
     stop: () => {
       stopped ??= (async () => {
+        await parts.api?.close().catch(() => undefined);
         parts.ledger.stop();
         await parts.network.stop();
+        parts.vault?.close();
         parts.db.close();
       })();
       return stopped;
     },
   };
+}
+
+/** Erases from the vault every record a committed record.erase names whose holder is this node's member. */
+function eraseHeldRecords(
+  vault: Vault,
+  events: readonly LedgerEvent[],
+  store: SqliteLedgerStore,
+  nodeId: string,
+  logger: Logger,
+): void {
+  const member = store.state.getIdentity(nodeId)?.member ?? null;
+  for (const event of events) {
+    if (event.type !== "record-erased" || member === null || event.holder !== member) continue;
+    try {
+      vault.erase(event.record);
+    } catch (error) {
+      // The ledger already says "erased": reads answer 410 from the state; the next erase retries.
+      logger.error("a vault erasure failed", {
+        record: event.record,
+        reason: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
 }
 
 /** True when `did` is an active node key of a current member, or in the Raft configuration being formed. */
