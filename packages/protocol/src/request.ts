@@ -57,6 +57,15 @@ export interface SignedRequestHeaders {
   signature: string;
 }
 
+/**
+ * The headers verifyRequest reads: `Record<string, string | undefined>` as specified, widened so that
+ * Node's and Fastify's `IncomingHttpHeaders` (whose `set-cookie` is a string[]) and a
+ * SignedRequestHeaders object pass without a cast. A list value for a signature header is refused.
+ */
+export type RequestHeaders =
+  | Readonly<Record<string, string | readonly string[] | undefined>>
+  | SignedRequestHeaders;
+
 /** What a verified signature tells: who signed, with which key, when, and its nonce. */
 export interface VerifiedRequest {
   /** The identity (did:key) the request is made as. */
@@ -127,7 +136,7 @@ export function signRequest(
 /** Parses the headers, recomputes the digest and the signature base, verifies; throws ProtocolError REQUEST_SIGNATURE_INVALID / REQUEST_STALE (|now - created| > request_skew_max_s) with a clear message. Replay (nonce reuse) is the server's job. */
 export function verifyRequest(
   request: RequestToSign,
-  headers: Record<string, string | undefined>,
+  headers: RequestHeaders,
   options: { verifier: Verifier; nowSeconds: number },
 ): VerifiedRequest {
   checkRequest(request, "REQUEST_SIGNATURE_INVALID");
@@ -255,13 +264,13 @@ function didParameter(value: string, name: string): string {
 }
 
 /** The value of header `name`, looked up case-insensitively; it must be present once and bounded. */
-function header(headers: Record<string, string | undefined>, name: string): string {
+function header(headers: RequestHeaders, name: string): string {
   if (typeof headers !== "object" || headers === null) invalid("no request headers");
   let value: unknown;
   let count = 0;
   for (const key of Object.keys(headers)) {
     if (key.toLowerCase() !== name) continue;
-    const candidate: unknown = headers[key];
+    const candidate: unknown = (headers as Record<string, unknown>)[key];
     if (candidate === undefined) continue;
     value = candidate;
     count++;
