@@ -141,6 +141,11 @@ export const vault_record_bytes_max = 4 * MiB;
 export const vault_key_file_bytes_max = 1 * KiB;
 /** Times erase retries a WAL checkpoint that a reader kept from truncating the WAL before it gives up. */
 export const vault_checkpoint_attempts_max = 3;
+/**
+ * How long one of those checkpoints waits for readers of other connections (the vault has none of its
+ * own): short, because better-sqlite3 blocks the event loop while it waits.
+ */
+export const vault_checkpoint_busy_timeout_ms = 200;
 
 assertLimit(
   vault_record_bytes_max + 64 * KiB <= 1_000_000_000,

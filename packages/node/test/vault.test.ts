@@ -410,6 +410,27 @@ describe("vault erasure scan", () => {
     });
   }
 
+  it("answers VAULT_ERASE_INCOMPLETE while a reader holds the WAL, and a second erase finishes", () => {
+    const path = join(freshDir(), VAULT_DB_FILE);
+    const vault = Vault.open({ path, masterKey });
+    const plaintext = plaintextOf("held", 20_000);
+    vault.put(metaOf("held", plaintext), plaintext);
+    const kept = plaintextOf("kept", 20_000);
+    vault.put(metaOf("kept", kept), kept);
+    const erased: Remembered = { record: "held", plaintext, row: readRow(path, "held") };
+    const reader = new Database(path, { readonly: true });
+    reader.exec("BEGIN");
+    reader.prepare("SELECT count(*) FROM records").get(); // a read transaction on the current snapshot
+    expectCode(() => vault.erase("held"), "VAULT_ERASE_INCOMPLETE");
+    expect(vault.get("held").state).toBe("erased");
+    reader.exec("COMMIT");
+    reader.close();
+    expect(vault.erase("held")).toBe(true);
+    expectNoneFound(path, erased);
+    vault.close();
+    expectNoneFound(path, erased);
+  });
+
   it("leaves nothing of records erased in a row, interleaved with puts", () => {
     const path = join(freshDir(), VAULT_DB_FILE);
     const vault = Vault.open({ path, masterKey });

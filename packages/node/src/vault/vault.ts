@@ -19,7 +19,12 @@ import { createHash } from "node:crypto";
 import { bytesEqual, isCategory, isProtocolError, parseBody } from "@medledger/protocol";
 import Database from "better-sqlite3";
 import { invariant, NodeError } from "../errors.js";
-import { sqlite_busy_timeout_ms, vault_checkpoint_attempts_max, vault_record_bytes_max } from "../limits.js";
+import {
+  sqlite_busy_timeout_ms,
+  vault_checkpoint_attempts_max,
+  vault_checkpoint_busy_timeout_ms,
+  vault_record_bytes_max,
+} from "../limits.js";
 import { checkMigrationList, migrationHash } from "../storage/db.js";
 import { bytes, storageError } from "../storage/sql.js";
 import { openVaultRecord, sealVaultRecord, VAULT_KEY_BYTES, vaultMasterKeyCheck } from "./crypto.js";
@@ -226,19 +231,24 @@ export class Vault {
   /**
    * Copies every WAL frame into vault.db and truncates the WAL to zero bytes. A reader on another
    * connection can keep the WAL from being reset; after vault_checkpoint_attempts_max tries (each
-   * waiting up to the busy timeout) that is VAULT_ERASE_INCOMPLETE, and erasing again finishes it.
+   * waiting up to vault_checkpoint_busy_timeout_ms) that is VAULT_ERASE_INCOMPLETE, and erasing again finishes it.
    */
   private checkpoint(): void {
-    for (let attempt = 1; attempt <= vault_checkpoint_attempts_max; attempt++) {
-      const [result] = guard(
-        () => this.sqlite.pragma("wal_checkpoint(TRUNCATE)") as Array<{ busy: number; log: number }>,
-      );
-      invariant(result !== undefined, "wal_checkpoint answers one row");
-      if (result.busy === 0 && result.log <= 0) return; // log is -1 when not in WAL mode (":memory:")
+    guard(() => this.sqlite.pragma(`busy_timeout = ${vault_checkpoint_busy_timeout_ms}`));
+    try {
+      for (let attempt = 1; attempt <= vault_checkpoint_attempts_max; attempt++) {
+        const [result] = guard(
+          () => this.sqlite.pragma("wal_checkpoint(TRUNCATE)") as Array<{ busy: number; log: number }>,
+        );
+        invariant(result !== undefined, "wal_checkpoint answers one row");
+        if (result.busy === 0 && result.log <= 0) return; // log is -1 when not in WAL mode (":memory:")
+      }
+    } finally {
+      guard(() => this.sqlite.pragma(`busy_timeout = ${sqlite_busy_timeout_ms}`));
     }
     throw new NodeError(
       "VAULT_ERASE_INCOMPLETE",
-      "the vault WAL could not be checkpointed and truncated (another connection is reading): erase again",
+      "the vault WAL could not be checkpointed and truncated (another connection is reading it): erase again",
     );
   }
 
