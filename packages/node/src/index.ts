@@ -1,6 +1,7 @@
 /** @medledger/node: the node daemon as a library: network, storage, the replicated ledger, assembly. */
 import "./polyfills.js";
 
+export * from "./api/index.js";
 export * from "./demo.js";
 export { freePorts } from "./demo-ports.js";
 export * from "./errors.js";
