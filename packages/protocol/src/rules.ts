@@ -367,8 +367,7 @@ export function checkSignerKeys(store: StateStore, signed: SignedTx): ReasonCode
   for (const sig of sigs) {
     if (signers.has(sig.signer)) return "duplicate-signer";
     signers.add(sig.signer);
-    const current = store.getIdentity(sig.signer)?.key ?? sig.signer;
-    if (sig.key !== current) return "key-not-current";
+    if (sig.key !== currentKey(store, sig.signer)) return "key-not-current";
   }
   return null;
 }
@@ -404,6 +403,18 @@ function authenticity(
   signed: SignedTx,
 ): ReasonCode | null {
   return checkSignerKeys(store, signed) ?? checkSignatureSet(store, kind, body, signed);
+}
+
+/**
+ * The key `signer` signs with now: a registered identity's current key; for an unregistered DID its own
+ * key, unless that key belongs to another identity (it was rotated or recovered to it, or rotated away
+ * from): then none, so a key that moved to an identity cannot also act under its own DID.
+ */
+function currentKey(store: StateStore, signer: Did): Did | null {
+  const identity = store.getIdentity(signer);
+  if (identity !== null) return identity.key;
+  const owner = store.getKeyOwner(signer);
+  return owner === null || owner === signer ? signer : null;
 }
 
 /**

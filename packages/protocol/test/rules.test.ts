@@ -478,7 +478,11 @@ describe("keys", () => {
     );
     expect(chain.run(chain.tx("key.rotate", provider, { newKey })).code).toBe("key-in-use");
     expect(chain.run(chain.tx("key.rotate", provider, { newKey: patient })).code).toBe("key-in-use");
-    expect(chain.run(chain.tx("patient.register", newKey, {})).code).toBe("key-in-use");
+    // The new key belongs to the patient now: it cannot also act under its own DID.
+    expect(chain.run(chain.tx("patient.register", newKey, {})).code).toBe("key-not-current");
+    expect(
+      chain.run(chain.tx("access.log", newKey, { patient, category: "labs", purpose: "TREAT" })).code,
+    ).toBe("key-not-current");
   });
 
   it("recovers with a threshold of guardians, not with one short", () => {
