@@ -5,7 +5,8 @@
 
 import { parseDid } from "./did.js";
 import { ProtocolError } from "./errors.js";
-import { chain_id_bytes_max, member_nodes_max, members_max } from "./limits.js";
+import { member_nodes_max, members_max } from "./limits.js";
+import { parseChainId } from "./tx.js";
 import type { Did } from "./types.js";
 
 /** A founding member and the keys of its nodes. */
@@ -24,15 +25,10 @@ export interface Genesis {
   members: GenesisMember[];
 }
 
-const CHAIN_ID_PATTERN = /^[a-z0-9-]+$/;
-
 /** Validates a parsed genesis JSON document and returns a clean copy (ProtocolError otherwise). */
 export function parseGenesis(json: unknown): Genesis {
   const source = record(json, "genesis", ["chain", "time", "members"]);
-  const chain = source.chain;
-  if (typeof chain !== "string" || !CHAIN_ID_PATTERN.test(chain) || chain.length > chain_id_bytes_max) {
-    throw invalid("the chain id must be 1 to 64 characters of [a-z0-9-]", "genesis.chain");
-  }
+  const chain = parseChainId(source.chain, "genesis.chain");
   const time = source.time;
   if (typeof time !== "number" || !Number.isSafeInteger(time) || time < 0) {
     throw invalid("the genesis time must be an unsigned integer (ms)", "genesis.time");

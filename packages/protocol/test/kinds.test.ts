@@ -547,7 +547,7 @@ describe("parseGenesis", () => {
 
   const cases: Array<[string, unknown, ProtocolErrorCode, string]> = [
     ["bad chain", { ...good, chain: "Med" }, "FIELD_INVALID", "genesis.chain"],
-    ["long chain", { ...good, chain: "a".repeat(65) }, "FIELD_INVALID", "genesis.chain"],
+    ["long chain", { ...good, chain: "a".repeat(65) }, "FIELD_TOO_LARGE", "genesis.chain"],
     ["bad time", { ...good, time: -1 }, "FIELD_INVALID", "genesis.time"],
     ["no members", { ...good, members: [] }, "FIELD_INVALID", "genesis.members"],
     ["unknown field", { ...good, x: 1 }, "FIELD_UNKNOWN", "genesis.x"],
