@@ -1,7 +1,8 @@
 /**
  * Records in this node's vault. POST stores a record and commits its anchor; GET discloses it only after
- * the reader's access.log is committed with a permitting decision (audit before disclosure): the single
- * call that reads plaintext from the vault, `vault.get`, sits after that check and nowhere else.
+ * the reader's access.log is committed with a permitting decision (audit before disclosure): the only
+ * response that carries vault bytes is built after that check (POST's idempotency check reads the vault
+ * but compares metadata only and returns none of it).
  */
 import { type AccessLogBody, bytesEqual, type RecordAnchorBody, sha256, toHex } from "@medledger/protocol";
 import { Type } from "typebox";
