@@ -15,6 +15,7 @@ import { LedgerNode } from "./ledger/ledger-node.js";
 import { libp2pTransport } from "./ledger/libp2p-transport.js";
 import { SqliteLedgerStore } from "./ledger/sqlite-store.js";
 import { type Logger, silentLogger } from "./logger.js";
+import { publicKeyFromPeerId } from "./network/identity.js";
 import { createNetwork, type Network } from "./network/network.js";
 import type { NetworkFaults } from "./network/options.js";
 import { type ChainDb, openChainDb } from "./storage/db.js";
@@ -84,10 +85,11 @@ export async function startNode(options: NodeOptions): Promise<MedledgerNode> {
       });
     }
     const store = new SqliteLedgerStore(db, genesis);
+    const configured = new Set((options.peers ?? []).map(nodeDidOfAddress));
     network = await createNetwork({
       seed: options.nodeSecretKey,
       chainId: genesis.chain,
-      isAllowedPeer: (publicKey) => isMemberNode(store, publicKeyToDid(publicKey)),
+      isAllowedPeer: (publicKey) => isAllowedNode(store, ledger, configured, publicKeyToDid(publicKey)),
       ...(options.listen === undefined ? {} : { listen: options.listen }),
       ...(options.peers === undefined ? {} : { peers: options.peers }),
       logger,
@@ -192,10 +194,37 @@ function eraseHeldRecords(
   }
 }
 
-/** True when `did` is an active node key of a current member, or in the Raft configuration being formed. */
-function isMemberNode(store: SqliteLedgerStore, did: string): boolean {
+/**
+ * Whether a peer may connect: an active node of a current member in our state; a node of the Raft
+ * configuration (a learner being admitted is there before our state may know it); or a peer the
+ * operator configured, unless our state knows it as a node that was unbound (a removed member's).
+ * The last lets a node that is still catching up reach peers admitted after its state's height.
+ */
+function isAllowedNode(
+  store: SqliteLedgerStore,
+  ledger: LedgerNode | null,
+  configured: ReadonlySet<string>,
+  did: string,
+): boolean {
   const identity = store.state.getIdentity(did);
-  if (identity !== null && identity.role === "node" && identity.status === "active") return true;
-  const { confState } = store.raft.initialState();
-  return confState.voters.includes(did) || confState.learners.includes(did);
+  if (identity !== null && identity.role === "node")
+    return identity.status === "active" || inRaft(ledger, did);
+  if (inRaft(ledger, did)) return true;
+  return identity === null && configured.has(did);
+}
+
+function inRaft(ledger: LedgerNode | null, did: string): boolean {
+  if (ledger === null) return false;
+  const { voters, learners } = ledger.status();
+  return voters.includes(did) || learners.includes(did);
+}
+
+/** The node DID named by a multiaddr's /p2p/ peer id (options were validated by the network). */
+function nodeDidOfAddress(address: string): string {
+  const peer = address.split("/p2p/")[1] ?? "";
+  try {
+    return publicKeyToDid(publicKeyFromPeerId(peer));
+  } catch {
+    return "";
+  }
 }
