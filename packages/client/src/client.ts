@@ -559,7 +559,10 @@ export class MedledgerClient {
     };
   }
 
-  private async call(spec: CallSpec, options: CallOptions): Promise<{ status: number; text: string }> {
+  private async call(
+    spec: CallSpec,
+    options: CallOptions,
+  ): Promise<{ status: number; headers: Headers; text: string }> {
     const answer = await exchange(this.fetch, this.prepare(spec, options));
     if (!spec.ok.includes(answer.status)) {
       throw errorOf(answer.status, answer.headers, answer.text, `${spec.method} ${spec.path}`);
@@ -579,7 +582,7 @@ export class MedledgerClient {
     }
     // A 503 from /ready carries the readiness body; any other 503 (OVERLOADED) is the API's error.
     if (answer.status === 503 && !(isRecord(value) && "ready" in value)) {
-      throw errorOf(answer.status, new Headers(), answer.text, `${spec.method} ${spec.path}`);
+      throw errorOf(answer.status, answer.headers, answer.text, `${spec.method} ${spec.path}`);
     }
     return checkShape<T>(value, shape, `${spec.method} ${spec.path}`);
   }
