@@ -91,6 +91,86 @@ function holding(files: { path: string; bytes: Buffer }[], needle: Uint8Array): 
   return files.filter((file) => file.bytes.indexOf(Buffer.from(needle)) !== -1).map((file) => file.path);
 }
 
+describe("every route through the client against real nodes", () => {
+  it("answers in the documented shapes, pages, streams blocks and maps errors", async () => {
+    const [c0, c1] = clients as [MedledgerClient, MedledgerClient];
+    await waitFor(() => nodes.every((node) => node.ledger.status().leader !== ""), 20_000, "a leader");
+    const status = await c1.status();
+    expect(status).toMatchObject({ chain: net.chain, halted: false });
+    expect(status.members.map((entry) => entry.did)).toContain(net.members[0]?.did);
+    const txs = await c1.txBuilder();
+
+    const blocks = await c1.events();
+    const seen = collect(blocks);
+    const patient = generateIdentity();
+    const register = txs.patientRegister(patient);
+    expect(await c0.submit(register)).toEqual({ id: register.id, status: "pending" });
+    const committed = await c0.waitForCommit(register.id, { timeoutMs: 15_000 });
+    expect(committed.result).toEqual({ status: "ok", code: "ok" });
+    expect(await c0.submit(register)).toMatchObject({ status: "committed", height: committed.height });
+    await expect
+      .poll(() => seen.events.some((event) => event.type === "block"), { timeout: 10_000 })
+      .toBe(true);
+    blocks.close();
+    await seen.done;
+
+    const tip = committed.height;
+    const page = await c1.getBlocks({ from: 1, limit: 1 });
+    expect(page.blocks.map((block) => block.height)).toEqual([1]);
+    expect(page.next).toBe(tip > 1 ? 2 : null);
+    const block = await c1.getBlock(committed.height);
+    expect(block.ids).toContain(register.id);
+    expect(await c1.verifyTx(register.id)).toMatchObject({ id: register.id, height: committed.height });
+    expect(await failure(c1.getBlock(1_000_000))).toMatchObject({ code: "BLOCK_NOT_FOUND", status: 404 });
+    expect(await c1.getTx("0".repeat(64))).toEqual({ id: "0".repeat(64), status: "unknown" });
+    expect(await c1.metrics()).toContain("medledger_block_height");
+
+    const foreign = new MedledgerClient({ baseUrl: nodes[0]?.apiUrl as string, chain: "another-chain" });
+    expect(await failure(foreign.submit(foreign.txs.patientRegister(generateIdentity())))).toMatchObject({
+      code: "TX_INVALID",
+      status: 400,
+      reason: "chain-mismatch",
+    });
+    const rejected = await failure(c1.commit(txs.patientRegister(patient)));
+    expect(rejected).toMatchObject({ code: "TX_REJECTED", reason: "identity-exists" });
+    const wrongAdmin = new MedledgerClient({
+      baseUrl: nodes[0]?.apiUrl as string,
+      adminToken: "d".repeat(64),
+    });
+    expect(await failure(wrongAdmin.audit(patient.did))).toMatchObject({
+      code: "ADMIN_TOKEN_INVALID",
+      status: 401,
+    });
+    expect(await failure(c0.audit(patient.did, { as: generateIdentity() }))).toMatchObject({
+      code: "FORBIDDEN",
+      status: 403,
+    });
+
+    // Consents page by cursor.
+    const provider = generateIdentity();
+    await c0.commit(
+      txs.providerRegister(identityOf(net.members[1] as Signer), {
+        provider: provider.did,
+        licenseHash: sha256(utf8("l")),
+      }),
+    );
+    const grants = [0, 1, 2].map(() =>
+      txs.consentGrant(patient, {
+        grantee: provider.did,
+        categories: ["allergies"],
+        purposes: ["TREAT"],
+        durationMs: DAY_MS,
+      }),
+    );
+    for (const grant of grants) await c1.commit(grant);
+    const first = await c1.consents(patient, { limit: 2 });
+    expect(first.items).toHaveLength(2);
+    const second = await c1.consents(patient, { limit: 2, after: first.next as string });
+    expect([...first.items, ...second.items].map((row) => row.id)).toEqual(grants.map((grant) => grant.id));
+    expect(second.next).toBeNull();
+  });
+});
+
 describe("the issue 5 scenario through the client on a 3-node cluster", () => {
   it("registers, stores, grants, reads, audits, revokes, denies, breaks glass, recovers, erases, leaves no plaintext", async () => {
     const [c0, c1, c2] = clients as [MedledgerClient, MedledgerClient, MedledgerClient];
