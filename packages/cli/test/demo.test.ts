@@ -30,6 +30,19 @@ describe("medledger demo", () => {
         if (Date.now() > deadline) throw new Error(`the demo did not come up:\n${out}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
+      // The printed API URLs answer, and a status call shows 3 nodes and a leader.
+      const urls = [...out.matchAll(/API (http:\/\/127\.0\.0\.1:\d+)/g)].map((match) => match[1] as string);
+      expect(urls).toHaveLength(3);
+      for (const url of urls) {
+        const status = (await (await fetch(`${url}/status`)).json()) as {
+          leader: string;
+          peers: { connected: number };
+          members: unknown[];
+        };
+        expect(status.leader).toMatch(/^did:key:/);
+        expect(status.peers.connected).toBe(2);
+        expect(status.members).toHaveLength(3);
+      }
       child.kill("SIGINT");
       expect(await exited).toBe(0);
       expect(out).toContain("3 hospital nodes");

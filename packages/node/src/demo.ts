@@ -35,8 +35,10 @@ import { type MedledgerNode, startNode } from "./node.js";
 export interface DemoOptions {
   /** Where the nodes keep their data (default: a new temporary directory). */
   readonly dataDir?: string;
-  /** First TCP port; node i listens on basePort + i (default: any free port). */
+  /** First TCP port; node i listens on basePort + i for peers (default: any free port). */
   readonly basePort?: number;
+  /** First HTTP port; node i serves its API on apiBasePort + i (default: any free port). */
+  readonly apiBasePort?: number;
   readonly logger?: Logger;
   /** Where the demo's narration goes (default: standard output). */
   readonly print?: (line: string) => void;
@@ -71,7 +73,11 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     })),
   };
   const ports = HOSPITALS.map((_, index) => (options.basePort === undefined ? 0 : options.basePort + index));
-  const nodes = await startNodes({ dataDir, genesis, nodeSecrets, ports, options });
+  const apiPorts =
+    options.apiBasePort === undefined
+      ? await freePorts(HOSPITALS.length)
+      : HOSPITALS.map((_, index) => (options.apiBasePort as number) + index);
+  const nodes = await startNodes({ dataDir, genesis, nodeSecrets, ports, apiPorts, options });
   const demo: Demo = {
     dataDir,
     chain,
@@ -82,13 +88,19 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     await waitForLeader(nodes);
     print(`medledger demo: ${nodes.length} hospital nodes on chain "${chain}", data in ${dataDir}`);
     nodes.forEach((node, index) => {
-      print(`  ${HOSPITALS[index]}: ${node.addresses()[0] ?? "(no address)"}`);
+      print(`  ${HOSPITALS[index]}: API ${node.apiUrl ?? "(none)"}  p2p ${node.addresses()[0] ?? "(none)"}`);
     });
     await seed(new Seeder(chain, nodes), members, print);
     const status = await waitForAgreement(nodes);
     print(
       `all ${nodes.length} nodes agree: height ${status.height}, app hash ${status.appHash.slice(0, 16)}…`,
     );
+    const first = nodes[0]?.apiUrl ?? "";
+    print("try next:");
+    print(`  curl ${first}/status             # role, term, leader, height, peers, members`);
+    print(`  curl '${first}/blocks?from=1&limit=5'`);
+    print(`  curl ${first}/metrics            # Prometheus`);
+    print(`  open ${first}/docs               # the OpenAPI document and UI`);
     return demo;
   } catch (error) {
     await demo.stop();
@@ -101,6 +113,7 @@ async function startNodes(parts: {
   genesis: Genesis;
   nodeSecrets: Uint8Array[];
   ports: number[];
+  apiPorts: number[];
   options: DemoOptions;
 }): Promise<MedledgerNode[]> {
   const { ports, nodeSecrets } = parts;
@@ -117,6 +130,7 @@ async function startNodes(parts: {
         nodeSecretKey: secret,
         listen: [`/ip4/127.0.0.1/tcp/${chosen[index]}`],
         peers: addresses.filter((_, other) => other !== index),
+        api: { host: "127.0.0.1", port: parts.apiPorts[index] as number },
         ...(parts.options.logger === undefined ? {} : { logger: parts.options.logger }),
       }),
     ),
