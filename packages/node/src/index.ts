@@ -12,3 +12,5 @@ export * from "./network/index.js";
 export * from "./node.js";
 export * from "./storage/index.js";
 export * from "./vault/index.js";
+export * from "./backup.js";
+export * from "./verify-chain.js";

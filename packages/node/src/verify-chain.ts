@@ -1,0 +1,260 @@
+/**
+ * verifyChain: re-checks a node's whole chain database, read-only, from the genesis. For every stored
+ * block in height order: it is present (no gap), its stored encoding decodes and is canonical, its
+ * stored hash, header and signature columns agree with the encoding, it chains to the previous block
+ * (verifyBlockStructure: chain, height, prev hash, time, Raft term and index, Merkle roots, the
+ * proposer's signature and every transaction's signatures), and replaying it on a fresh in-memory
+ * state (the genesis, then every block before it) gives the same results, result root and app hash
+ * as its header; the transaction rows stored for it match the block. At the end, the applied tip and
+ * the chain state agree with the last block. The first problem stops the check and names its height.
+ *
+ * Limits: a node that installed a snapshot from a leader lacks the blocks before it and fails at the
+ * first missing height; whether a block's proposer was the Raft leader is not knowable from the chain.
+ */
+import {
+  applyBlock,
+  applyGenesis,
+  type Block,
+  type BlockHeader,
+  blockHash,
+  bytesEqual,
+  computeResultRoot,
+  decodeBlock,
+  encodeBlock,
+  encodeBlockHeader,
+  encodeSignedTx,
+  encodeTxResult,
+  type Genesis,
+  type GenesisAnchor,
+  type Hash,
+  isProtocolError,
+  MemoryStateStore,
+  parseGenesis,
+  toHex,
+  verifyBlockStructure,
+} from "@medledger/protocol";
+import { nodeVerifier } from "@medledger/protocol/node";
+import { type ChainDb, openChainDb } from "./storage/db.js";
+
+/** What verifyChain checks: the chain database file and the genesis it must start from. */
+export interface VerifyChainOptions {
+  /** The chain database (a node's dataDir/chain.db); opened read-only. */
+  readonly dbPath: string;
+  readonly genesis: Genesis;
+  /** Called after each verified block (for progress output). */
+  readonly onBlock?: (height: number) => void;
+}
+
+/** The outcome: every block verified up to `height`, or the first bad height and what is wrong there. */
+export type ChainVerification =
+  | {
+      readonly ok: true;
+      /** The verified tip's height (0: only the genesis). */
+      readonly height: number;
+      readonly blockHash: string;
+      readonly appHash: string;
+      readonly txs: number;
+    }
+  | {
+      readonly ok: false;
+      /** The first height that fails (0: the genesis or the database itself). */
+      readonly height: number;
+      readonly problem: string;
+    };
+
+type BlockRow = {
+  height: number;
+  hash: Buffer;
+  header: Buffer;
+  sig: Buffer;
+  tx_count: number;
+  encoded: Buffer;
+};
+type TxRow = { id: Buffer; tx_index: number; signed: Buffer; result: Buffer };
+
+/** A problem at one height (internal: becomes the failed ChainVerification). */
+class ChainProblem extends Error {
+  constructor(
+    readonly height: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Re-checks the chain database at `options.dbPath` from `options.genesis`; never writes to it. */
+export function verifyChain(options: VerifyChainOptions): ChainVerification {
+  let db: ChainDb;
+  try {
+    db = openChainDb({ path: options.dbPath, readonly: true });
+  } catch (error) {
+    return { ok: false, height: 0, problem: `the chain database does not open: ${messageOf(error)}` };
+  }
+  try {
+    return { ok: true, ...walk(db, options) };
+  } catch (error) {
+    if (error instanceof ChainProblem) return { ok: false, height: error.height, problem: error.message };
+    return { ok: false, height: 0, problem: messageOf(error) };
+  } finally {
+    db.close();
+  }
+}
+
+function walk(
+  db: ChainDb,
+  options: VerifyChainOptions,
+): { height: number; blockHash: string; appHash: string; txs: number } {
+  const genesis = parseGenesis(options.genesis);
+  const stored = db.state.getChain();
+  if (stored === null) throw new ChainProblem(0, "the database has no genesis");
+  if (stored.chain !== genesis.chain || stored.genesisTime !== genesis.time) {
+    throw new ChainProblem(
+      0,
+      `the database holds chain ${stored.chain}, not this genesis's ${genesis.chain}`,
+    );
+  }
+  const state = new MemoryStateStore();
+  let appHash = applyGenesis(state, genesis).appHash;
+  let previous: BlockHeader | GenesisAnchor = { chain: genesis.chain, time: genesis.time };
+  let hash: Hash = new Uint8Array(32);
+  let height = 0;
+  let txs = 0;
+  const rows = db.sqlite
+    .prepare("SELECT height, hash, header, sig, tx_count, encoded FROM blocks ORDER BY height")
+    .iterate() as IterableIterator<BlockRow>;
+  const txRows = db.sqlite.prepare(
+    "SELECT id, tx_index, signed, result FROM txs WHERE height = ? ORDER BY tx_index",
+  );
+  for (const row of rows) {
+    const expected = height + 1;
+    if (row.height !== expected) throw new ChainProblem(expected, `block ${expected} is missing`);
+    const block = decodeStored(row);
+    const ids = verifyStructure(block, previous, expected);
+    appHash = replay(state, block, ids, appHash);
+    checkTxRows(block, ids, txRows.all(expected) as TxRow[]);
+    previous = block.header;
+    hash = new Uint8Array(row.hash);
+    height = expected;
+    txs += block.txs.length;
+    options.onBlock?.(height);
+  }
+  checkTip(db, { height, hash, appHash });
+  return { height, blockHash: toHex(hash), appHash: toHex(appHash), txs };
+}
+
+/** Decodes a stored block and checks the stored columns agree with its canonical encoding. */
+function decodeStored(row: BlockRow): Block {
+  const at = row.height;
+  const encoded = new Uint8Array(row.encoded);
+  let block: Block;
+  try {
+    block = decodeBlock(encoded);
+  } catch (error) {
+    throw new ChainProblem(at, `block ${at}: its stored encoding does not decode: ${messageOf(error)}`);
+  }
+  if (!bytesEqual(encodeBlock(block), encoded)) {
+    throw new ChainProblem(at, `block ${at}: its stored encoding is not canonical`);
+  }
+  if (block.header.height !== at) {
+    throw new ChainProblem(at, `block ${at}: its header says height ${block.header.height}`);
+  }
+  if (!bytesEqual(blockHash(block.header), row.hash)) {
+    throw new ChainProblem(at, `block ${at}: its stored hash is not the hash of its header`);
+  }
+  if (!bytesEqual(encodeBlockHeader(block.header), row.header)) {
+    throw new ChainProblem(at, `block ${at}: its stored header differs from the block's`);
+  }
+  if (!bytesEqual(block.sig, row.sig) || block.txs.length !== row.tx_count) {
+    throw new ChainProblem(at, `block ${at}: its stored signature or transaction count differs`);
+  }
+  return block;
+}
+
+function verifyStructure(block: Block, previous: BlockHeader | GenesisAnchor, at: number): Hash[] {
+  try {
+    return verifyBlockStructure(block, previous, nodeVerifier);
+  } catch (error) {
+    throw new ChainProblem(at, `block ${at}: ${messageOf(error)}`);
+  }
+}
+
+/** Applies the block to the replayed state; its results and app hash must be the header's. */
+function replay(state: MemoryStateStore, block: Block, ids: readonly Hash[], prevAppHash: Hash): Hash {
+  const { header } = block;
+  const at = header.height;
+  let outcome: ReturnType<typeof applyBlock>;
+  try {
+    outcome = applyBlock(state, {
+      chain: header.chain,
+      height: at,
+      time: header.time,
+      prevAppHash,
+      txs: block.txs.map((signed, index) => ({ signed, id: ids[index] as Hash })),
+    });
+  } catch (error) {
+    throw new ChainProblem(at, `block ${at}: the replay fails: ${messageOf(error)}`);
+  }
+  outcome.results.forEach((result, index) => {
+    const storedResult = block.results[index];
+    if (storedResult === undefined || !bytesEqual(encodeTxResult(result), encodeTxResult(storedResult))) {
+      throw new ChainProblem(at, `block ${at}: the replayed result of transaction ${index} differs`);
+    }
+  });
+  if (!bytesEqual(computeResultRoot(outcome.results), header.resultRoot)) {
+    throw new ChainProblem(at, `block ${at}: the replayed result root differs from the header's`);
+  }
+  if (!bytesEqual(outcome.appHash, header.appHash)) {
+    throw new ChainProblem(at, `block ${at}: the replayed app hash differs from the header's`);
+  }
+  return outcome.appHash;
+}
+
+/** The stored transaction rows of a block are its transactions, ids and results, in order. */
+function checkTxRows(block: Block, ids: readonly Hash[], rows: readonly TxRow[]): void {
+  const at = block.header.height;
+  if (rows.length !== block.txs.length) {
+    throw new ChainProblem(
+      at,
+      `block ${at}: ${rows.length} transaction rows for ${block.txs.length} transactions`,
+    );
+  }
+  rows.forEach((row, index) => {
+    const signed = block.txs[index];
+    const result = block.results[index];
+    const same =
+      signed !== undefined &&
+      result !== undefined &&
+      row.tx_index === index &&
+      bytesEqual(row.id, ids[index] as Hash) &&
+      bytesEqual(row.signed, encodeSignedTx(signed)) &&
+      bytesEqual(row.result, encodeTxResult(result));
+    if (!same) throw new ChainProblem(at, `block ${at}: the stored row of transaction ${index} differs`);
+  });
+}
+
+/** The applied tip and the chain state must be the last verified block's. */
+function checkTip(db: ChainDb, last: { height: number; hash: Hash; appHash: Hash }): void {
+  const tip = db.blocks.tip();
+  const chain = db.state.getChain();
+  const at = last.height;
+  if (tip === null || chain === null) throw new ChainProblem(at, "the database has no applied tip");
+  if (tip.height !== at || chain.height !== at) {
+    throw new ChainProblem(at, `the applied tip is at height ${tip.height}, the last stored block at ${at}`);
+  }
+  if (at > 0 && !bytesEqual(tip.blockHash, last.hash)) {
+    throw new ChainProblem(at, `the applied tip's block hash is not block ${at}'s`);
+  }
+  if (!bytesEqual(tip.appHash, last.appHash) || !bytesEqual(chain.appHash, last.appHash)) {
+    throw new ChainProblem(at, `the stored app hash at height ${at} differs from the replayed one`);
+  }
+}
+
+function messageOf(error: unknown): string {
+  if (isProtocolError(error))
+    return `${error.code}: ${error.message}${error.field ? ` (${error.field})` : ""}`;
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === "string" ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}
