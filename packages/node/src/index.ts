@@ -2,6 +2,7 @@
 import "./polyfills.js";
 
 export * from "./api/index.js";
+export * from "./backup.js";
 export * from "./demo.js";
 export { freePorts } from "./demo-ports.js";
 export * from "./errors.js";
@@ -12,5 +13,4 @@ export * from "./network/index.js";
 export * from "./node.js";
 export * from "./storage/index.js";
 export * from "./vault/index.js";
-export * from "./backup.js";
 export * from "./verify-chain.js";
