@@ -3,7 +3,7 @@
 // record anchored at the provider's hospital; grant, read, revoke, denied read, break-glass with the
 // patient's event stream watching, erasure. Every step goes through fetch, signed as a client would.
 import { randomBytes } from "node:crypto";
-import { type Signer, signRequest, utf8 } from "@medledger/protocol";
+import { fromHex, type Signer, signRequest, utf8 } from "@medledger/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ACCESS_LOG_HEADER } from "../src/api/routes/records.js";
 import { type MedledgerNode, startNode } from "../src/node.js";
@@ -204,6 +204,9 @@ describe("a 3-node cluster through HTTP", () => {
     const gone = await readRecord(0, record, after);
     expect(gone.status).toBe(410);
     expect(gone.json.error.code).toBe("GONE");
+    // Even that attempt was logged before the answer: the committed access.log says record-erased.
+    const logged = (nodes[0] as MedledgerNode).ledger.committedTx(fromHex(after.id));
+    expect(logged?.result).toMatchObject({ decision: "denied", code: "record-erased", flagged: true });
     // Other nodes do not hold it.
     const elsewhere = await readRecord(1, record, after);
     expect(elsewhere.json.error.code).toBe("RECORD_NOT_HELD_HERE");

@@ -169,7 +169,7 @@ export function recordRoutes(app: ApiInstance, context: ApiContext): void {
       if (anchor === null || member === null || anchor.holder !== member) {
         throw new ApiError("RECORD_NOT_HELD_HERE", `this node does not hold record ${record}`);
       }
-      if (anchor.erased) throw new ApiError("GONE", `record ${record} was erased`);
+      // Even a read of an erased record is logged first: an access attempt never vanishes from the audit.
       const submitted = submitTx(context, parsed);
       const committed =
         submitted.status === "committed"
@@ -177,6 +177,13 @@ export function recordRoutes(app: ApiInstance, context: ApiContext): void {
           : await waitCommitted(context, parsed, api_commit_wait_ms);
       if (committed === null) {
         throw new ApiError("COMMIT_TIMEOUT", "the access.log is not committed yet: retry the same request", {
+          tx: parsed.idHex,
+        });
+      }
+      if (context.state.getRecord(record)?.erased === true) {
+        throw new ApiError("GONE", `record ${record} was erased`, {
+          decision: committed.result.decision ?? "rejected",
+          reason: committed.result.code,
           tx: parsed.idHex,
         });
       }
