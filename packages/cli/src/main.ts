@@ -1,9 +1,14 @@
 #!/usr/bin/env node
-/** The `medledger` binary: argv, signals and exit codes; everything else is in the library. */
+/**
+ * The `medledger` binary: argv, signals and exit codes; everything else is in the libraries. Any
+ * failure is ONE line on stderr, `medledger: <CODE>: <message>`, and an exit code from EXIT.
+ */
 import { CommanderError } from "commander";
-import { buildProgram, EXIT } from "./program.js";
+import { describeError, EXIT } from "./exit.js";
+import { buildProgram } from "./program.js";
 
 let stopping: (() => Promise<void>) | null = null;
+let signalled = false;
 
 const program = buildProgram({
   out: (line) => process.stdout.write(`${line}\n`),
@@ -13,13 +18,26 @@ const program = buildProgram({
 });
 
 async function shutdown(): Promise<void> {
+  if (signalled) process.exit(EXIT.failed); // a second signal: stop now
+  signalled = true;
   const stop = stopping;
   stopping = null;
-  if (stop !== null) await stop();
-  process.exit(EXIT.ok);
+  try {
+    if (stop !== null) await stop();
+    process.exit(EXIT.ok);
+  } catch (error) {
+    fail(error);
+    process.exit(process.exitCode ?? EXIT.failed);
+  }
 }
 process.on("SIGINT", () => void shutdown());
 process.on("SIGTERM", () => void shutdown());
+
+function fail(error: unknown): void {
+  const { code, message, exitCode } = describeError(error);
+  process.stderr.write(`medledger: ${code}: ${message}\n`);
+  process.exitCode = exitCode;
+}
 
 try {
   await program.parseAsync(process.argv);
@@ -27,8 +45,11 @@ try {
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   } else {
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`medledger: ${message}\n`);
-    process.exitCode = EXIT.failed;
+    fail(error);
+    // A long-running command that failed after starting must not keep the process alive.
+    const stop = stopping as (() => Promise<void>) | null;
+    stopping = null;
+    if (stop !== null) await stop().catch(() => undefined);
+    process.exit(process.exitCode ?? EXIT.failed);
   }
 }

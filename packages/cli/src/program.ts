@@ -1,30 +1,28 @@
 /**
  * The `medledger` command line as a commander program: each command turns its flags into options of
- * the node library and calls it. No ledger logic lives here.
+ * the node library or calls of the client SDK. No ledger logic lives here.
  */
 
 import { startDemo } from "@medledger/node";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
+import { registerClientCommands } from "./commands/client.js";
+import { registerNodeCommands } from "./commands/node.js";
+import { EXIT, EXIT_CODES_HELP } from "./exit.js";
+import { type Io, parsePort } from "./io.js";
 
-/** Exit codes of every command. */
-export const EXIT = {
-  ok: 0,
-  /** The command failed (a clear one-line error was printed). */
-  failed: 1,
-  /** The command line itself was wrong. */
-  usage: 2,
-} as const;
+export { EXIT };
 
 /** Builds the program; `onStop` registers what to do on SIGINT/SIGTERM. */
-export function buildProgram(io: {
-  out: (line: string) => void;
-  onStop: (stop: () => Promise<void>) => void;
-}): Command {
+export function buildProgram(io: Io): Command {
   const program = new Command("medledger")
     .description("medledger: a consent and audit ledger for hospital consortia")
     .version("0.1.0")
     .exitOverride()
-    .showHelpAfterError();
+    .configureOutput({
+      // Usage errors: ONE line, "medledger: USAGE: <what>" (commander's own text, without "error: ").
+      outputError: (text, write) => write(`medledger: USAGE: ${text.replace(/^error: /, "").trim()}\n`),
+    })
+    .addHelpText("afterAll", EXIT_CODES_HELP);
 
   program
     .command("demo")
@@ -48,13 +46,7 @@ export function buildProgram(io: {
       });
     });
 
+  registerNodeCommands(program, io);
+  registerClientCommands(program, io);
   return program;
-}
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 1 || port > 65_533) {
-    throw new InvalidArgumentError("a port is an integer from 1 to 65533");
-  }
-  return port;
 }
