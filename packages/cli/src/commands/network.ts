@@ -46,11 +46,14 @@ export function describeNetworkLayout(): string {
   OUT/node-<i>/config.json        medledger start --config: data dir node-<i>/data, p2p 127.0.0.1:<base-port+i>,
                                   API 127.0.0.1:<api-base-port+i>, every other node as a peer
 With --docker:
-  OUT/node-<i>/config.docker.json the same node inside a container: data /medledger/node/data, p2p
-                                  /ip4/0.0.0.0/tcp/${DOCKER_P2P_PORT}, peers /dns4/node-<j>/tcp/${DOCKER_P2P_PORT}/p2p/<id>, API 0.0.0.0:${DOCKER_API_PORT}
-  OUT/docker-compose.yml          services node-0..node-<N-1> (image ${DOCKER_IMAGE}, command "start --config
-                                  /medledger/node/config.json", a volume node-<i>-data, API published on
-                                  127.0.0.1:<api-base-port+i>, healthcheck GET /ready); profile "monitoring": prometheus
+  OUT/node-<i>/config.docker.json the same node in a container (mounted as /config/node.json): data /data,
+                                  p2p /ip4/0.0.0.0/tcp/${DOCKER_P2P_PORT}, peers /dns4/node-<j>/tcp/${DOCKER_P2P_PORT}/p2p/<id>,
+                                  API 0.0.0.0:${DOCKER_API_PORT}
+  OUT/docker-compose.yml          services node-0..node-<N-1>: image ${DOCKER_IMAGE} (entrypoint: medledger),
+                                  command "start --config /config/node.json", read-only mounts of
+                                  /config/node.json, /config/genesis.json, /config/node.key, a volume
+                                  node-<i>-data on /data, API published on 127.0.0.1:<api-base-port+i>,
+                                  healthcheck GET /ready; profile "monitoring": Prometheus on 127.0.0.1:9090
   OUT/prometheus/prometheus.yml   scrapes node-<i>:${DOCKER_API_PORT}/metrics every 5 s`;
 }
 
@@ -110,6 +113,7 @@ export function createNetworkFiles(options: {
       join(out, node.config),
       configText({
         dataDir: "data",
+        genesis: "../genesis.json",
         listen: `/ip4/127.0.0.1/tcp/${options.basePort + index}`,
         peers: others.map((other) => other.p2p),
         apiHost: "127.0.0.1",
@@ -120,7 +124,8 @@ export function createNetworkFiles(options: {
       writePublicFile(
         join(out, node.dockerConfig),
         configText({
-          dataDir: "data",
+          dataDir: "/data",
+          genesis: "genesis.json",
           listen: `/ip4/0.0.0.0/tcp/${DOCKER_P2P_PORT}`,
           peers: others.map((other) => `/dns4/${other.name}/tcp/${DOCKER_P2P_PORT}/p2p/${other.peerId}`),
           apiHost: "0.0.0.0",
@@ -139,6 +144,7 @@ export function createNetworkFiles(options: {
 
 function configText(parts: {
   dataDir: string;
+  genesis: string;
   listen: string;
   peers: string[];
   apiHost: string;
@@ -146,7 +152,7 @@ function configText(parts: {
 }): string {
   const config = {
     dataDir: parts.dataDir,
-    genesis: "../genesis.json",
+    genesis: parts.genesis,
     key: "node.key",
     p2p: { listen: [parts.listen], peers: parts.peers },
     api: { host: parts.apiHost, port: parts.apiPort },
@@ -169,15 +175,15 @@ function composeText(summary: NetworkSummary, apiBasePort: number): string {
     lines.push(
       `  ${node.name}:`,
       `    image: ${q(DOCKER_IMAGE)}`,
-      `    command: ["start", "--config", "/medledger/node/config.json"]`,
+      `    command: ["start", "--config", "/config/node.json"]`,
       `    hostname: ${q(node.name)}`,
       "    restart: unless-stopped",
       "    stop_grace_period: 30s",
       "    volumes:",
-      `      - ${q("./genesis.json:/medledger/genesis.json:ro")}`,
-      `      - ${q(`./${node.name}/config.docker.json:/medledger/node/config.json:ro`)}`,
-      `      - ${q(`./${node.name}/node.key:/medledger/node/node.key:ro`)}`,
-      `      - ${q(`${node.name}-data:/medledger/node/data`)}`,
+      `      - ${q("./genesis.json:/config/genesis.json:ro")}`,
+      `      - ${q(`./${node.name}/config.docker.json:/config/node.json:ro`)}`,
+      `      - ${q(`./${node.name}/node.key:/config/node.key:ro`)}`,
+      `      - ${q(`${node.name}-data:/data`)}`,
       "    ports:",
       `      - ${q(`127.0.0.1:${apiBasePort + index}:${DOCKER_API_PORT}`)}`,
       "    healthcheck:",
