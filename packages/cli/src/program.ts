@@ -3,7 +3,6 @@
  * the node library or calls of the client SDK. No ledger logic lives here.
  */
 
-import { startDemo } from "@medledger/node";
 import { Command } from "commander";
 import { registerClientCommands } from "./commands/client.js";
 import { registerNodeCommands } from "./commands/node.js";
@@ -20,7 +19,13 @@ export function buildProgram(io: Io): Command {
     .exitOverride()
     .configureOutput({
       // Usage errors: ONE line, "medledger: USAGE: <what>" (commander's own text, without "error: ").
-      outputError: (text, write) => write(`medledger: USAGE: ${text.replace(/^error: /, "").trim()}\n`),
+      outputError: (text, write) =>
+        write(
+          `medledger: USAGE: ${text
+            .replace(/^error: /, "")
+            .trim()
+            .replace(/\s*\n\s*/g, " ")}\n`,
+        ),
     })
     .addHelpText("afterAll", EXIT_CODES_HELP);
 
@@ -34,6 +39,7 @@ export function buildProgram(io: Io): Command {
       parsePort,
     )
     .action(async (options: { dir?: string; basePort?: number }) => {
+      const { startDemo } = await import("@medledger/node");
       const demo = await startDemo({
         ...(options.dir === undefined ? {} : { dataDir: options.dir }),
         ...(options.basePort === undefined ? {} : { basePort: options.basePort }),

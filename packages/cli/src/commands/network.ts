@@ -4,7 +4,6 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { peerIdFromPublicKey } from "@medledger/node";
 import { encodeKeyFile, type Genesis, generateKeyPair, type KeyPair, limits } from "@medledger/protocol";
 import { CliError, EXIT, usageError } from "../exit.js";
 import { writePublicFile, writeSecretFile } from "../io.js";
@@ -58,15 +57,16 @@ With --docker:
 }
 
 /** Writes every file of a new network into `options.out` (new or empty); returns the summary. */
-export function createNetworkFiles(options: {
+export async function createNetworkFiles(options: {
   nodes: number;
   out: string;
   chain: string;
   basePort: number;
   apiBasePort: number;
   docker: boolean;
-}): NetworkSummary {
+}): Promise<NetworkSummary> {
   const { nodes: count, out } = options;
+  const { peerIdFromPublicKey } = await import("@medledger/node");
   if (count > limits.members_max) throw usageError(`--nodes is at most ${limits.members_max}`);
   if (options.basePort + count - 1 > 65_535 || options.apiBasePort + count - 1 > 65_535) {
     throw usageError("the ports run past 65535");

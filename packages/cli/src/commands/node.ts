@@ -6,15 +6,7 @@
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { MedledgerClient, type NodeStatus } from "@medledger/client";
-import {
-  backupNode,
-  createJsonLogger,
-  type MedledgerNode,
-  peerIdFromPublicKey,
-  restoreNode,
-  startNode,
-  verifyChain,
-} from "@medledger/node";
+import type { MedledgerNode } from "@medledger/node";
 import { encodeKeyFile, type Genesis, generateKeyPair, parseGenesis } from "@medledger/protocol";
 import type { Command } from "commander";
 import { type NodeFlags, type NodeProcessOptions, resolveNodeOptions } from "../config.js";
@@ -32,14 +24,20 @@ import {
 } from "../io.js";
 import { createNetworkFiles, describeNetworkLayout } from "./network.js";
 
+/** The node library, loaded only by the commands that need it (it takes about a second to load). */
+export function nodeLibrary(): Promise<typeof import("@medledger/node")> {
+  return import("@medledger/node");
+}
+
 export function registerNodeCommands(program: Command, io: Io): void {
   program
     .command("keygen")
     .description("generate an ed25519 key file (a member, node, provider or patient key) and print its DID")
     .option("--out <file>", "write the key file here (mode 0600); else print it on stdout")
     .option("--json", "print JSON")
-    .action((options: { out?: string; json?: boolean }) => {
+    .action(async (options: { out?: string; json?: boolean }) => {
       const keyPair = generateKeyPair();
+      const { peerIdFromPublicKey } = await nodeLibrary();
       const peerId = peerIdFromPublicKey(keyPair.publicKey);
       if (options.out === undefined) {
         io.out(encodeKeyFile(keyPair).trimEnd());
@@ -67,7 +65,7 @@ export function registerNodeCommands(program: Command, io: Io): void {
     .option("--json", "print JSON (the network.json summary)")
     .addHelpText("after", `\n${describeNetworkLayout()}`)
     .action(
-      (options: {
+      async (options: {
         nodes: number;
         out: string;
         chain: string;
@@ -76,7 +74,7 @@ export function registerNodeCommands(program: Command, io: Io): void {
         docker?: boolean;
         json?: boolean;
       }) => {
-        const summary = createNetworkFiles({
+        const summary = await createNetworkFiles({
           nodes: options.nodes,
           out: resolve(options.out),
           chain: options.chain,
@@ -105,7 +103,8 @@ export function registerNodeCommands(program: Command, io: Io): void {
     .requiredOption("--key <file>", "the node's key file (medledger keygen)")
     .requiredOption("--data-dir <dir>", "the node's data directory (created, mode 0700)")
     .option("--json", "print JSON")
-    .action((options: { genesis: string; key: string; dataDir: string; json?: boolean }) => {
+    .action(async (options: { genesis: string; key: string; dataDir: string; json?: boolean }) => {
+      const { peerIdFromPublicKey } = await nodeLibrary();
       const genesis = readGenesisFile(options.genesis);
       const key = readKeyFile(options.key);
       const dataDir = resolve(options.dataDir);
@@ -172,6 +171,7 @@ export function registerNodeCommands(program: Command, io: Io): void {
     .option("--json", "print JSON (the manifest)")
     .action(async (options: { dataDir: string; out: string; json?: boolean }) => {
       requireChainDb(options.dataDir);
+      const { backupNode } = await nodeLibrary();
       const manifest = await backupNode({ dataDir: resolve(options.dataDir), outFile: resolve(options.out) });
       report(io, options.json, manifest, () => [
         `backup written to ${resolve(options.out)}: height ${manifest.tip.height}, app hash ${manifest.tip.appHash.slice(0, 16)}…`,
@@ -189,7 +189,8 @@ export function registerNodeCommands(program: Command, io: Io): void {
     .requiredOption("--data-dir <dir>", "the target data directory (must be empty unless --force)")
     .option("--force", "replace the node files in a non-empty directory")
     .option("--json", "print JSON (the manifest)")
-    .action((options: { from: string; dataDir: string; force?: boolean; json?: boolean }) => {
+    .action(async (options: { from: string; dataDir: string; force?: boolean; json?: boolean }) => {
+      const { restoreNode } = await nodeLibrary();
       if (!existsSync(options.from))
         throw new CliError("NOT_FOUND", `no such file: ${options.from}`, EXIT.notFound);
       const manifest = restoreNode({
@@ -210,7 +211,8 @@ export function registerNodeCommands(program: Command, io: Io): void {
     .requiredOption("--data-dir <dir>", "the node's data directory (its chain.db)")
     .option("--genesis <file>", "the genesis (default: <data-dir>/genesis.json)")
     .option("--json", "print JSON")
-    .action((options: { dataDir: string; genesis?: string; json?: boolean }) => {
+    .action(async (options: { dataDir: string; genesis?: string; json?: boolean }) => {
+      const { verifyChain } = await nodeLibrary();
       requireChainDb(options.dataDir);
       const genesis = readGenesisFile(options.genesis ?? join(options.dataDir, "genesis.json"));
       const result = verifyChain({ dbPath: join(resolve(options.dataDir), "chain.db"), genesis });
@@ -273,6 +275,7 @@ async function runNode(
   if (!existsSync(join(options.dataDir, "genesis.json"))) {
     copyFileSync(options.genesis, join(options.dataDir, "genesis.json"));
   }
+  const { createJsonLogger, startNode } = await nodeLibrary();
   const logger = createJsonLogger({ level: options.logLevel });
   const node = await startNode({
     dataDir: options.dataDir,
