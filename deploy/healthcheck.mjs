@@ -1,26 +1,34 @@
 // The image's HEALTHCHECK: exit 0 when the node's GET /ready answers 200, else 1.
-// The URL is MEDLEDGER_HEALTHCHECK_URL, else built from the API port in the node's config file
-// (MEDLEDGER_CONFIG, default /config/node.json), else http://127.0.0.1:8080/ready.
+// The URL is MEDLEDGER_HEALTHCHECK_URL, else http://127.0.0.1:<port>/ready with the port from
+// MEDLEDGER_API_PORT, else from the node's config file (MEDLEDGER_CONFIG, /config/node.json or
+// /medledger/node/config.json: its api.port, default 8080), else 8080.
 // Plain Node (no dependencies) so that it runs in the runtime image as it is.
 import { readFileSync } from "node:fs";
 
 function readyUrl() {
   if (process.env.MEDLEDGER_HEALTHCHECK_URL) return process.env.MEDLEDGER_HEALTHCHECK_URL;
-  let port = 8080;
-  try {
-    const config = JSON.parse(readFileSync(process.env.MEDLEDGER_CONFIG ?? "/config/node.json", "utf8"));
-    const api = config.api ?? {};
-    const candidate = typeof api === "object" ? (api.port ?? config.apiPort) : config.apiPort;
-    if (Number.isInteger(candidate) && candidate > 0) port = candidate;
-    else if (typeof api === "string" || typeof api.url === "string" || typeof api.listen === "string") {
-      const text = typeof api === "string" ? api : (api.url ?? api.listen);
-      const parsed = new URL(text.includes("://") ? text : `http://${text}`);
-      if (parsed.port) port = Number(parsed.port);
-    }
-  } catch {
-    // No readable config: the default port.
+  const fromEnv = Number(process.env.MEDLEDGER_API_PORT);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return `http://127.0.0.1:${fromEnv}/ready`;
+  return `http://127.0.0.1:${portFromConfig()}/ready`;
+}
+
+function portFromConfig() {
+  const paths = [process.env.MEDLEDGER_CONFIG, "/config/node.json", "/medledger/node/config.json"];
+  for (const path of paths.filter(Boolean)) {
+    const port = apiPort(path);
+    if (port !== null) return port;
   }
-  return `http://127.0.0.1:${port}/ready`;
+  return 8080;
+}
+
+/** The config file's api.port (default 8080), or null when the file cannot be read. */
+function apiPort(path) {
+  try {
+    const port = JSON.parse(readFileSync(path, "utf8"))?.api?.port;
+    return Number.isInteger(port) && port > 0 ? port : 8080;
+  } catch {
+    return null;
+  }
 }
 
 try {
