@@ -115,6 +115,123 @@ describe("medledger on a 3-node network of processes", () => {
     expect(peers.connected).toBe(2);
   });
 
+  it("the client commands: register, consent, record put/get, access check, break-glass, guardians, recovery, audit, erase", async () => {
+    const key = (name: string) => join(dir, `${name}.key`);
+    const did = async (name: string) => (await run(["keygen", "--out", key(name)])).stdout.trim();
+    const [patient, doctor, guardianA, guardianB, newKey] = await Promise.all(
+      ["patient", "doctor", "guardian-a", "guardian-b", "patient-new"].map(did),
+    );
+    const a = ["--api", api(0)];
+    const ok = async (args: string[]) => {
+      const result = await run([...args, ...a]);
+      expect(result.code, `${args.join(" ")}: ${result.stderr}`).toBe(0);
+      return result.stdout;
+    };
+    const member0 = join(net, "members", "member-0.key");
+    await ok(["patient", "register", "--key", key("patient")]);
+    await ok(["patient", "register", "--key", key("guardian-a")]);
+    await ok(["patient", "register", "--key", key("guardian-b")]);
+    await ok([
+      "provider",
+      "register",
+      "--key",
+      member0,
+      "--provider",
+      doctor as string,
+      "--license-hash",
+      "ab".repeat(32),
+    ]);
+    const grant = JSON.parse(
+      await ok([
+        "consent",
+        "grant",
+        "--key",
+        key("patient"),
+        "--grantee",
+        doctor as string,
+        "--categories",
+        "labs",
+        "--purposes",
+        "TREAT",
+        "--json",
+      ]),
+    ) as { consent: string };
+    const consents = JSON.parse(await ok(["consent", "list", "--key", key("patient"), "--json"])) as {
+      items: { id: string }[];
+    };
+    expect(consents.items.map((item) => item.id)).toContain(grant.consent);
+    const record = ["--record", "lab-1", "--patient", patient as string, "--category", "labs"];
+    await ok(["record", "put", "--key", key("doctor"), ...record, "--content", "potassium 4.1 mmol/L"]);
+    expect(await ok(["record", "get", "--key", key("doctor"), ...record, "--purpose", "TREAT"])).toBe(
+      "potassium 4.1 mmol/L",
+    );
+    const check = [
+      "access",
+      "check",
+      "--provider",
+      doctor as string,
+      "--patient",
+      patient as string,
+      "--category",
+      "labs",
+    ];
+    expect(await ok([...check, "--purpose", "TREAT"])).toMatch(/^permitted \(consent\)/);
+    const denied = await run([...check, "--purpose", "HRESCH", ...a]);
+    expect(denied.code).toBe(4);
+    const read = await run(["record", "get", "--key", key("doctor"), ...record, "--purpose", "HRESCH", ...a]);
+    expect(read.code).toBe(4);
+    expect(read.stderr).toMatch(/^medledger: ACCESS_DENIED: /);
+    await ok(["consent", "revoke", "--key", key("patient"), "--consent", grant.consent]);
+    await ok([
+      "emergency",
+      "declare",
+      "--key",
+      key("doctor"),
+      "--patient",
+      patient as string,
+      "--reason",
+      "unconscious on arrival",
+    ]);
+    const audit = JSON.parse(await ok(["audit", "--key", key("patient"), "--json"])) as {
+      items: { decision: string }[];
+    };
+    expect(audit.items.map((item) => item.decision)).toEqual(["permitted", "denied"]);
+    await ok([
+      "guardians",
+      "set",
+      "--key",
+      key("patient"),
+      "--guardians",
+      `${guardianA},${guardianB}`,
+      "--threshold",
+      "2",
+    ]);
+    await ok([
+      "key",
+      "recover",
+      "--key",
+      key("guardian-a"),
+      key("guardian-b"),
+      "--patient",
+      patient as string,
+      "--new-key",
+      newKey as string,
+    ]);
+    await ok([
+      "record",
+      "erase",
+      "--key",
+      key("patient-new"),
+      "--did",
+      patient as string,
+      "--record",
+      "lab-1",
+    ]);
+    const gone = await run(["record", "get", "--key", key("doctor"), ...record, "--purpose", "TREAT", ...a]);
+    expect(gone.code).toBe(3);
+    expect(gone.stderr).toMatch(/^medledger: GONE: /);
+  }, 60_000);
+
   it("a 4th hospital joins by the members' vote and becomes a voter", async () => {
     const memberKey = join(dir, "member-3.key");
     const nodeKey = join(dir, "node-3.key");
