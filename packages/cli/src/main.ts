@@ -32,6 +32,15 @@ async function shutdown(): Promise<void> {
 }
 process.on("SIGINT", () => void shutdown());
 process.on("SIGTERM", () => void shutdown());
+// Anything thrown outside a command's promise (a broken invariant in a running node): one line, exit 1.
+// MEDLEDGER_DEBUG=1 adds the stack trace.
+const crash = (error: unknown) => {
+  if (process.env.MEDLEDGER_DEBUG === "1" && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  fail(error);
+  process.exit(EXIT.failed);
+};
+process.on("uncaughtException", crash);
+process.on("unhandledRejection", crash);
 
 function fail(error: unknown): void {
   const { code, message, exitCode } = describeError(error);
