@@ -120,6 +120,26 @@ describe("LedgerNode in process", () => {
   });
 });
 
+describe("LedgerNode gossip", () => {
+  it("offers a waiting transaction again when its first gossip was lost", () => {
+    const c = new Cluster(3);
+    cluster = c;
+    c.start();
+    c.runUntil(() => c.leader() !== null);
+    const leader = c.leader() as LedgerNode;
+    const follower = c.nodes.find((node) => node !== leader) as LedgerNode;
+    // The follower's gossip to everyone is lost while it takes the transaction.
+    for (const other of c.nodes) if (other !== follower) c.hub.cut(follower.id, other.id);
+    const encoded = c.tx("patient.register", signerOf("lost-gossip"), {});
+    expect(follower.submit(encoded).status).toBe("accepted");
+    c.clock.advance(100);
+    expect(leader.mempool.size).toBe(0);
+    c.hub.heal();
+    c.runUntil(() => c.nodes.every((node) => node.status().height === 1), 10_000);
+    expect(c.nodes.every((node) => node.mempool.size === 0)).toBe(true);
+  });
+});
+
 describe("LedgerNode membership", () => {
   it("admits a member voted in: its node joins as a learner, catches up and becomes a voter", () => {
     const c = new Cluster(3);
@@ -284,7 +304,7 @@ describe("LedgerNode against hostile peers", () => {
         }),
       ),
     );
-    // A gossip batch that is not a list, and one holding junk.
+    // A gossip payload that is not a batch, and a list without the batch's version and salt.
     c.hub.injectGossip(leader.id, follower.id, new Uint8Array([0x01]));
     c.hub.injectGossip(leader.id, follower.id, encode([new Uint8Array([1, 2, 3]), "text"]));
     c.clock.advance(50);
@@ -292,7 +312,7 @@ describe("LedgerNode against hostile peers", () => {
     const reasons = c.hub.reports
       .filter(([reporter]) => reporter === follower.id)
       .map(([, , reason]) => reason);
-    expect(reasons).toHaveLength(5);
+    expect(reasons).toHaveLength(6);
     expect(reasons.some((reason) => reason.includes("another's name"))).toBe(true);
     expect(reasons.some((reason) => reason.includes("for another node"))).toBe(true);
     expect(reasons.some((reason) => reason.includes("signature"))).toBe(true);

@@ -3,6 +3,7 @@
 // TCP on 127.0.0.1; an outsider with its own key, then node 2's key used by a raw network that misbehaves.
 import { encode } from "cborg";
 import { afterEach, describe, expect, it } from "vitest";
+import { encodeGossipBatch } from "../src/ledger/gossip-batch.js";
 import { createNetwork, type Network } from "../src/network/network.js";
 import { type MedledgerNode, startNode } from "../src/node.js";
 import { encodedTx, secretOf, signerFor, type TestNetwork, testNetwork, waitFor } from "./node-helpers.js";
@@ -93,7 +94,7 @@ describe("a node against outsiders and misbehaving members", () => {
     rogue.send(targetPeer, new Uint8Array([0xde, 0xad, 0xbe, 0xef]));
     rogue.send(targetPeer, encode([1, 99, "x", "y", 0, 0, 0, [], 0, false, 0, null, "", false]));
     await rogue.publish(
-      encode([encodedTx("another-chain", "patient.register", signerFor("wrong-chain"), {})]),
+      encodeGossipBatch([encodedTx("another-chain", "patient.register", signerFor("wrong-chain"), {})]),
     );
     await rogue.publish(new Uint8Array([1, 2, 3]));
     await waitFor(() => cutOff, 10_000, "the node to disconnect the misbehaving peer");

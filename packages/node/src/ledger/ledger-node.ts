@@ -51,16 +51,17 @@ import {
   type Verifier,
   verifyBlockContents,
 } from "@medledger/protocol";
-import { decode as decodeCbor, encode as encodeCbor } from "cborg";
 import { invariant, NodeError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { type Clock, systemClock } from "./clock.js";
+import { decodeGossipBatch, encodeGossipBatch } from "./gossip-batch.js";
 import {
   block_time_drift_max_ms,
   gossip_batch_delay_ms,
   gossip_batch_txs_max,
   ledger_block_bytes_max,
   ledger_block_txs_max,
+  regossip_interval_ms,
   regossip_txs_max,
   snapshot_every_entries_default,
   state_request_timeout_ms,
@@ -162,6 +163,7 @@ export class LedgerNode {
   private readonly promoteLagEntries: number;
   private stopTicker: (() => void) | null = null;
   private stopGossipTimer: (() => void) | null = null;
+  private stopRegossipTimer: (() => void) | null = null;
   private scheduled = false;
   private installing: Promise<void> | null = null;
   private readonly stateServer: StateServer | null;
@@ -222,6 +224,9 @@ export class LedgerNode {
       this.schedule();
     });
     this.stopGossipTimer = this.clock.every(gossip_batch_delay_ms, () => this.flushGossip());
+    this.stopRegossipTimer = this.clock.every(regossip_interval_ms, () => {
+      if (this.running && this.role !== "leader") this.regossip(regossip_interval_ms);
+    });
     this.schedule();
   }
 
@@ -231,6 +236,8 @@ export class LedgerNode {
     this.stateServer?.close();
     this.stopTicker?.();
     this.stopGossipTimer?.();
+    this.stopRegossipTimer?.();
+    this.stopRegossipTimer = null;
     this.stopTicker = null;
     this.stopGossipTimer = null;
   }
@@ -356,23 +363,15 @@ export class LedgerNode {
 
   private onGossip(from: string, payload: Uint8Array): void {
     if (!this.running || this.halted !== null) return;
-    let batch: unknown;
+    let batch: Uint8Array[];
     try {
-      batch = decodeCbor(payload, { strict: true, useMaps: false, allowUndefined: false });
+      batch = decodeGossipBatch(payload);
     } catch (error) {
       this.reject(from, error);
       return;
     }
-    if (!Array.isArray(batch) || batch.length > gossip_batch_txs_max) {
-      this.reject(from, new NodeError("WIRE_INVALID", "a gossip batch is a bounded list of transactions"));
-      return;
-    }
     let refused = 0;
     for (const item of batch) {
-      if (!(item instanceof Uint8Array)) {
-        refused++;
-        continue;
-      }
       try {
         this.mempool.add(item);
       } catch {
@@ -722,16 +721,21 @@ export class LedgerNode {
   private flushGossip(): void {
     if (this.gossipQueue.length === 0 || !this.running) return;
     const batch = this.gossipQueue.splice(0, gossip_batch_txs_max);
-    this.transport.publish(encodeCbor(batch));
+    this.transport.publish(encodeGossipBatch(batch));
     if (this.gossipQueue.length > 0) this.clock.defer(() => this.flushGossip());
   }
 
-  /** After a leader change, offers every waiting transaction again so the new leader has them. */
-  private regossip(): void {
-    const pending = this.mempool.pending(regossip_txs_max);
+  /**
+   * Offers waiting transactions again (those that waited at least `minAgeMs`): after a leader change,
+   * so the new leader has them, and periodically on followers, because gossip may lose a batch and a
+   * leader proposes only what its own mempool holds.
+   */
+  private regossip(minAgeMs = 0): void {
+    const now = this.clock.now();
+    const pending = this.mempool.pending(regossip_txs_max).filter((tx) => now - tx.addedAt >= minAgeMs);
     for (let start = 0; start < pending.length; start += gossip_batch_txs_max) {
       const batch = pending.slice(start, start + gossip_batch_txs_max).map((tx) => tx.encoded);
-      this.transport.publish(encodeCbor(batch));
+      this.transport.publish(encodeGossipBatch(batch));
     }
   }
 

@@ -32,7 +32,9 @@ export const verified_blocks_max = 1024;
 export const gossip_batch_txs_max = 512;
 /** Longest a transaction waits to be gossiped in a batch. */
 export const gossip_batch_delay_ms = 5;
-/** Most pending transactions re-gossiped after a leader change. */
+/** How often a follower offers again the transactions that waited that long in its mempool. */
+export const regossip_interval_ms = 2_000;
+/** Most pending transactions re-gossiped after a leader change or per re-gossip interval. */
 export const regossip_txs_max = 10_000;
 /** Most state exports this node serves at once. */
 export const state_sessions_max = 4;
