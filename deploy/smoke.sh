@@ -46,6 +46,7 @@ NODE_UID=10001 # the image's user (deploy/Dockerfile)
 STEP="start"
 STARTED_DAEMON=0
 DAEMON_PID=""
+PROM_PID=""
 WORK=""
 COMPOSE_FILE=""
 declare -a TIMINGS=()
@@ -83,6 +84,7 @@ cleanup() {
     log "teardown: docker-compose down -v ($PROJECT)"
     docker-compose -p "$PROJECT" -f "$COMPOSE_FILE" --profile monitoring down -v --remove-orphans >/dev/null 2>&1
   fi
+  [[ -n "$PROM_PID" ]] && kill "$PROM_PID" 2>/dev/null && wait "$PROM_PID" 2>/dev/null
   [[ -n "$WORK" ]] && rm -rf "$WORK"
   if [[ "$STARTED_DAEMON" == 1 && -n "$DAEMON_PID" ]]; then
     log "teardown: stopping the dockerd this run started (pid $DAEMON_PID)"
@@ -182,7 +184,6 @@ else
     die "docker build failed"
   }
 fi
-[[ "$DOCKER_HOST" == "unix://$STATE/docker.sock" ]] && docker image prune -f >/dev/null 2>&1 || true
 IMAGE_SIZE="$(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}')"
 IMAGE_NODE="$(docker run --rm --network none --entrypoint node "$IMAGE" --version 2>/dev/null)"
 log "$IMAGE: $IMAGE_SIZE, Node $IMAGE_NODE, runs as $(docker image inspect -f '{{.Config.User}}' "$IMAGE")"
@@ -353,6 +354,61 @@ done
 log "$PROM_CHECK; Grafana dashboards parse"
 done_step
 
+# Prometheus and Grafana images cannot be pulled here, but Debian's Prometheus (apt-get install
+# prometheus) can scrape the nodes' published APIs from this host: every node must be up, the alert
+# rules must load and be healthy, and every query of the Grafana dashboard must run and return data.
+PROM_LIVE="Debian's prometheus not installed: live scrape skipped"
+if command -v prometheus >/dev/null; then
+  step "prometheus scrape"
+  PROM_PORT="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
+  mkdir -p "$WORK/prom"
+  cp "$ROOT/deploy/prometheus/alerts.yml" "$WORK/prom/alerts.yml"
+  {
+    printf 'global:\n  scrape_interval: 2s\n  evaluation_interval: 2s\nrule_files:\n  - alerts.yml\n'
+    printf 'scrape_configs:\n  - job_name: medledger\n    static_configs:\n      - labels: {chain: "medledger-smoke-%s"}\n        targets:\n' "$$"
+    for i in "${!API[@]}"; do printf '          - 127.0.0.1:%s\n' "$((API_BASE + i))"; done
+  } >"$WORK/prom/prometheus.yml"
+  prometheus --config.file="$WORK/prom/prometheus.yml" --storage.tsdb.path="$WORK/prom/data" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" >"$WORK/prom/log" 2>&1 &
+  PROM_PID=$!
+  PROM="http://127.0.0.1:$PROM_PORT"
+  query() { curl -s --max-time 5 --get --data-urlencode "query=$1" "$PROM/api/v1/query" || true; }
+  up=""
+  for _ in $(seq 1 40); do
+    up="$(query 'count(up{job="medledger"} == 1)' |
+      node -e 'try { const r = JSON.parse(require("fs").readFileSync(0, "utf8")); process.stdout.write(r.data.result[0]?.value[1] ?? "0") } catch { process.stdout.write("0") }')"
+    [[ "$up" == "$NODES" ]] && break
+    sleep 0.5
+  done
+  [[ "$up" == "$NODES" ]] || { tail -n 20 "$WORK/prom/log" >&2; die "Prometheus scrapes $up of $NODES nodes"; }
+  sleep 3 # two more scrapes, so that rate() has two points
+  # Every dashboard query, with its variables set to "all": it must run, and return at least one series.
+  node -e '
+    const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    for (const p of d.panels) for (const t of p.targets) console.log(p.title + "\t" + t.expr.replaceAll("$chain", ".*").replaceAll("$instance", ".*"));
+  ' "$ROOT/deploy/grafana/dashboards/medledger.json" >"$WORK/prom/queries.tsv"
+  empty=()
+  while IFS=$'\t' read -r title expr; do
+    answer="$(query "$expr")"
+    [[ "$(printf '%s' "$answer" | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).status)')" == success ]] ||
+      die "the dashboard query of '$title' fails: $answer"
+    [[ "$(printf '%s' "$answer" | node -e 'process.stdout.write(String(JSON.parse(require("fs").readFileSync(0, "utf8")).data.result.length))')" -gt 0 ]] ||
+      empty+=("$title")
+  done <"$WORK/prom/queries.tsv"
+  rules="$(curl -s --max-time 5 "$PROM/api/v1/rules" | node -e '
+    const r = JSON.parse(require("fs").readFileSync(0, "utf8")).data.groups.flatMap((g) => g.rules);
+    const bad = r.filter((x) => x.health !== "ok" || x.state === "firing").map((x) => x.name + ":" + x.health + "/" + x.state);
+    process.stdout.write(r.length + " rules" + (bad.length ? ", NOT OK: " + bad.join(" ") : ", all healthy, none firing"));')"
+  [[ "$rules" != *"NOT OK"* ]] || die "alert rules: $rules"
+  queries="$(wc -l <"$WORK/prom/queries.tsv")"
+  PROM_LIVE="Prometheus $(prometheus --version 2>&1 | head -n1 | awk '{print $3}') scraped $NODES/$NODES nodes; $queries dashboard queries ran ($((queries - ${#empty[@]})) with data${empty[*]:+; empty: ${empty[*]}}); $rules"
+  log "$PROM_LIVE"
+  kill "$PROM_PID" 2>/dev/null || true
+  wait "$PROM_PID" 2>/dev/null || true
+  PROM_PID=""
+  done_step
+fi
+
 # --- 10. summary ------------------------------------------------------------------------------------
 STEP="summary"
 {
@@ -366,6 +422,7 @@ STEP="summary"
     echo "  node-$i       height ${heights[$i]}  block ${hashes[$i]}"
   done
   echo "  monitoring   $PROM_CHECK"
+  echo "               $PROM_LIVE"
   echo "  durations"
   for t in "${TIMINGS[@]}"; do echo "    $t"; done
 } | tee "${MEDLEDGER_SMOKE_SUMMARY:-/dev/null}"
