@@ -86,7 +86,9 @@ describe("SIGKILL of the leader under load", () => {
       const heights = new Set(statuses.map((answer) => (answer.status as { height: number }).height));
       const mempools = statuses.map((answer) => (answer.status as { mempoolSize: number }).mempoolSize);
       if (heights.size === 1 && mempools.every((size) => size === 0)) break;
-      if (Date.now() > deadline) throw new Error(`no convergence: heights ${[...heights]}`);
+      if (Date.now() > deadline) {
+        throw new Error(`no convergence: heights ${[...heights]}, mempools ${mempools}`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     for (const index of [0, 1, 2]) await c.signal(index, "SIGTERM");
