@@ -1,0 +1,74 @@
+// One medledger node for the chaos suite, in its own process (and, when the harness has namespaces, in
+// its own network namespace). Plain JavaScript over the built packages (Node 20 cannot run TypeScript).
+// Usage: node chaos-node.mjs '<json config>'. It serves the HTTP API on config.apiHost:config.apiPort
+// (with a rate limit high enough for the workload), prints one JSON line {"event":"ready",...}, then
+// reads JSON lines on stdin: {"op":"faults","dropFrom":[peer ids],"dropTo":[peer ids],"lossPercent":n}
+// sets the process-level faults (the fallback where namespaces are not allowed).
+import { createInterface } from "node:readline";
+import { startApi, startNode } from "@medledger/node";
+import { fromHex } from "@medledger/protocol";
+
+if (typeof Promise.withResolvers !== "function") {
+  Promise.withResolvers = () => {
+    let resolve;
+    let reject;
+    const promise = new Promise((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}
+
+const config = JSON.parse(process.argv[2] ?? "{}");
+const faults = { dropFrom: new Set(), dropTo: new Set(), lossPercent: 0 };
+const lost = () => faults.lossPercent > 0 && Math.random() * 100 < faults.lossPercent;
+
+const node = await startNode({
+  dataDir: config.dataDir,
+  genesis: config.genesis,
+  nodeSecretKey: fromHex(config.secret),
+  listen: config.listen,
+  peers: config.peers,
+  tickMs: config.tickMs ?? 50,
+  faults: {
+    dropOutbound: (peer) => faults.dropTo.has(String(peer)) || lost(),
+    dropInbound: (peer) => faults.dropFrom.has(String(peer)) || lost(),
+  },
+});
+const api = await startApi(
+  { id: node.id, ledger: node.ledger, network: node.network, db: node.db },
+  {
+    host: config.apiHost,
+    port: config.apiPort,
+    adminToken: config.adminToken,
+    vault: null,
+    rateLimit: { max: 1_000_000, windowMs: 60_000 },
+  },
+);
+
+createInterface({ input: process.stdin }).on("line", (line) => {
+  let request;
+  try {
+    request = JSON.parse(line);
+  } catch {
+    return;
+  }
+  if (request.op === "faults") {
+    faults.dropFrom = new Set(request.dropFrom ?? []);
+    faults.dropTo = new Set(request.dropTo ?? []);
+    faults.lossPercent = request.lossPercent ?? 0;
+  }
+});
+
+async function shutdown() {
+  await api.close().catch(() => undefined);
+  await node.stop();
+  process.exit(0);
+}
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);
+
+process.stdout.write(
+  `${JSON.stringify({ event: "ready", id: node.id, addresses: node.addresses(), api: api.url })}\n`,
+);

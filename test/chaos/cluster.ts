@@ -1,0 +1,364 @@
+// A cluster of real node processes for the chaos suite (test/chaos/chaos-node.mjs over the built
+// packages). With namespaces (NamespaceNetwork) each node runs under `ip netns exec` with its own
+// address; faults are links down and nftables drops. Without them (no permission) every node runs on
+// 127.0.0.1 and the same faults are applied inside the processes through the node's `faults` hooks
+// (the "process" mode, said in the report). Both modes SIGKILL, SIGSTOP, SIGCONT and restart nodes.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import {
+  type Genesis,
+  publicKeyFromSecretKey,
+  publicKeyToDid,
+  sha256,
+  toHex,
+  utf8,
+} from "@medledger/protocol";
+import { NamespaceNetwork, namespacesAllowed, sweepStale } from "./netns.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const child_script = join(here, "chaos-node.mjs");
+const built_node = join(here, "..", "..", "packages", "node", "dist", "index.js");
+const ready_timeout_ms = 30_000;
+const p2p_port = 7000;
+const api_port = 8000;
+
+/** A deterministic 32-byte secret named `name`. */
+export function chaosSecret(name: string): Uint8Array {
+  return sha256(utf8(`medledger-chaos:${name}`));
+}
+
+export type FaultMode = "namespaces" | "process";
+
+interface Running {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  paused: boolean;
+}
+
+/** What the cluster's network currently suffers, per node. */
+interface NetState {
+  dropFrom: Set<number>[];
+  linkDown: boolean[];
+  lossPercent: number[];
+}
+
+export class ChaosCluster {
+  readonly genesis: Genesis;
+  readonly chain: string;
+  readonly memberSecrets: Uint8Array[];
+  readonly nodeIds: string[];
+  readonly dirs: string[];
+  readonly adminToken = "chaos-admin-token-0123456789abcdef";
+  readonly mode: FaultMode;
+  readonly modeReason: string;
+  readonly net: NamespaceNetwork | null;
+  /** Where the harness's own HTTP requests come from (namespaces: the bridge's address). */
+  readonly clientAddress: string;
+  private readonly secrets: Uint8Array[];
+  private readonly peerIds: string[] = [];
+  private readonly hosts: string[];
+  private readonly ports: { p2p: number; api: number }[];
+  private readonly running = new Map<number, Running>();
+  private readonly state: NetState;
+  private readonly root: string;
+  private readonly logs: string[];
+
+  private constructor(
+    readonly size: number,
+    name: string,
+    options: { net: NamespaceNetwork | null; reason: string; ports: number[] },
+  ) {
+    if (!existsSync(built_node)) {
+      throw new Error(`${built_node} is missing: build first (corepack pnpm run build)`);
+    }
+    this.net = options.net;
+    this.mode = options.net === null ? "process" : "namespaces";
+    this.modeReason = options.reason;
+    this.chain = `chaos-${name}`;
+    this.memberSecrets = Array.from({ length: size }, (_, index) => chaosSecret(`${name}-member-${index}`));
+    this.secrets = Array.from({ length: size }, (_, index) => chaosSecret(`${name}-node-${index}`));
+    this.nodeIds = this.secrets.map((secret) => publicKeyToDid(publicKeyFromSecretKey(secret)));
+    this.root = mkdtempSync(join(tmpdir(), `medledger-chaos-${name}-`));
+    this.dirs = this.nodeIds.map((_, index) => join(this.root, `node-${index}`));
+    this.logs = Array.from({ length: size }, () => "");
+    this.hosts = Array.from({ length: size }, (_, index) => options.net?.address(index) ?? "127.0.0.1");
+    this.ports = Array.from({ length: size }, (_, index) =>
+      options.net === null
+        ? { p2p: options.ports[2 * index] as number, api: options.ports[2 * index + 1] as number }
+        : { p2p: p2p_port, api: api_port },
+    );
+    this.clientAddress = options.net?.hostAddress ?? "127.0.0.1";
+    this.state = {
+      dropFrom: Array.from({ length: size }, () => new Set<number>()),
+      linkDown: Array.from({ length: size }, () => false),
+      lossPercent: Array.from({ length: size }, () => 0),
+    };
+    this.genesis = {
+      chain: this.chain,
+      time: Date.now() - 1000,
+      members: this.memberSecrets.map((secret, index) => ({
+        member: publicKeyToDid(publicKeyFromSecretKey(secret)),
+        nodes: [this.nodeIds[index] as string],
+      })),
+    };
+  }
+
+  /**
+   * Lays out a cluster of `size` founding members with one node each. Uses namespaces unless
+   * `forceProcess` or they are not permitted here.
+   */
+  static async create(
+    size: number,
+    name: string,
+    options: { forceProcess?: boolean } = {},
+  ): Promise<ChaosCluster> {
+    const { freePorts, peerIdFromPublicKey } = await import("@medledger/node");
+    let net: NamespaceNetwork | null = null;
+    let reason = "";
+    if (options.forceProcess === true) {
+      reason = "process-level faults were asked for";
+    } else {
+      sweepStale();
+      const allowed = namespacesAllowed();
+      if (allowed.ok) {
+        net = new NamespaceNetwork(size);
+        try {
+          net.create();
+        } catch (error) {
+          net.destroy();
+          net = null;
+          reason = `namespaces could not be set up: ${String(error)}`;
+        }
+      } else {
+        reason = `ip netns add is not permitted here (${allowed.reason}): process-level faults instead`;
+      }
+    }
+    const cluster = new ChaosCluster(size, name, {
+      net,
+      reason,
+      ports: net === null ? await freePorts(2 * size) : [],
+    });
+    for (const secret of cluster.secrets) {
+      cluster.peerIds.push(peerIdFromPublicKey(publicKeyFromSecretKey(secret)).toString());
+    }
+    return cluster;
+  }
+
+  /** The base URL of node `index`'s HTTP API. */
+  apiUrl(index: number): string {
+    return `http://${this.hosts[index]}:${this.ports[index]?.api}`;
+  }
+
+  private listenAddress(index: number): string {
+    return `/ip4/${this.hosts[index]}/tcp/${this.ports[index]?.p2p}`;
+  }
+
+  /** Starts node `index` and resolves when it reports ready. */
+  async start(index: number): Promise<void> {
+    if (this.running.has(index)) throw new Error(`node ${index} is running`);
+    mkdirSync(this.dirs[index] as string, { recursive: true });
+    const config = {
+      dataDir: this.dirs[index],
+      genesis: this.genesis,
+      secret: toHex(this.secrets[index] as Uint8Array),
+      listen: [this.listenAddress(index)],
+      peers: this.nodeIds.flatMap((_, other) =>
+        other === index ? [] : [`${this.listenAddress(other)}/p2p/${this.peerIds[other]}`],
+      ),
+      tickMs: 50,
+      apiHost: this.hosts[index],
+      apiPort: this.ports[index]?.api,
+      adminToken: this.adminToken,
+    };
+    const command = [
+      ...(this.net?.exec(index) ?? []),
+      process.execPath,
+      child_script,
+      JSON.stringify(config),
+    ];
+    const child = spawn(command[0] as string, command.slice(1), {
+      cwd: here,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.stderr?.on("data", (chunk: Buffer) => {
+      this.logs[index] = (this.logs[index] + chunk.toString()).slice(-8000);
+    });
+    child.stdin?.on("error", () => undefined);
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`node ${index} not ready: ${this.logs[index]}`)),
+        ready_timeout_ms,
+      );
+      exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`node ${index} exited with ${code}: ${this.logs[index]}`));
+      });
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+        if (line.includes('"event":"ready"')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    this.running.set(index, { child, exited, paused: false });
+    await ready;
+    this.applyProcessFaults(index);
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.nodeIds.map((_, index) => this.start(index)));
+  }
+
+  isRunning(index: number): boolean {
+    return this.running.has(index);
+  }
+
+  isPaused(index: number): boolean {
+    return this.running.get(index)?.paused === true;
+  }
+
+  /** The last stderr of node `index`. */
+  log(index: number): string {
+    return this.logs[index] ?? "";
+  }
+
+  /** SIGKILL: resolves when the process is gone. */
+  async kill(index: number): Promise<void> {
+    await this.terminate(index, "SIGKILL");
+  }
+
+  /** SIGTERM (a clean stop): resolves when the process is gone. */
+  async stop(index: number): Promise<void> {
+    await this.terminate(index, "SIGTERM");
+  }
+
+  private async terminate(index: number, signal: NodeJS.Signals): Promise<void> {
+    const running = this.running.get(index);
+    if (running === undefined) return;
+    if (running.paused) running.child.kill("SIGCONT");
+    running.child.kill(signal);
+    await running.exited;
+    this.running.delete(index);
+  }
+
+  pause(index: number): void {
+    const running = this.running.get(index);
+    if (running === undefined || running.paused) return;
+    running.child.kill("SIGSTOP");
+    running.paused = true;
+  }
+
+  resume(index: number): void {
+    const running = this.running.get(index);
+    if (running === undefined || !running.paused) return;
+    running.child.kill("SIGCONT");
+    running.paused = false;
+  }
+
+  async restart(index: number): Promise<void> {
+    await this.kill(index);
+    await this.start(index);
+  }
+
+  /** Drops what `to` receives from each of `from` (one way). */
+  dropOneWay(from: readonly number[], to: number): void {
+    for (const source of from) if (source !== to) this.state.dropFrom[to]?.add(source);
+    this.applyRules(to);
+  }
+
+  /** Cuts the cluster into `groups`: nodes in different groups hear nothing from each other. */
+  partition(groups: readonly (readonly number[])[]): void {
+    for (const group of groups) {
+      const others = this.nodeIds.map((_, index) => index).filter((index) => !group.includes(index));
+      for (const member of group) {
+        this.state.dropFrom[member] = new Set(others);
+        this.applyRules(member);
+      }
+    }
+  }
+
+  /** `percent` % of packets to and from every node are lost. */
+  loss(percent: number): void {
+    for (let index = 0; index < this.size; index++) {
+      this.state.lossPercent[index] = percent;
+      this.applyRules(index);
+    }
+  }
+
+  /** Node `index`'s link up or down (process mode: it drops everything from and to every peer). */
+  setLink(index: number, up: boolean): void {
+    this.state.linkDown[index] = !up;
+    if (this.net !== null) this.net.setLink(index, up);
+    else for (let other = 0; other < this.size; other++) this.applyProcessFaults(other);
+  }
+
+  /** Removes every network fault. */
+  heal(): void {
+    for (let index = 0; index < this.size; index++) {
+      this.state.dropFrom[index] = new Set();
+      this.state.lossPercent[index] = 0;
+      if (this.state.linkDown[index] === true) this.setLink(index, true);
+      this.applyRules(index);
+    }
+  }
+
+  private applyRules(index: number): void {
+    if (this.net !== null) {
+      this.net.resetRules(index, [...(this.state.dropFrom[index] ?? [])], this.state.lossPercent[index] ?? 0);
+    } else {
+      this.applyProcessFaults(index);
+    }
+  }
+
+  /** Process mode: sends node `index` its drop lists (a link down drops both ways). */
+  private applyProcessFaults(index: number): void {
+    if (this.net !== null) return;
+    const running = this.running.get(index);
+    if (running === undefined) return;
+    const cut = (other: number): boolean =>
+      other !== index &&
+      (this.state.linkDown[index] === true ||
+        this.state.linkDown[other] === true ||
+        this.state.dropFrom[index]?.has(other) === true);
+    const dropFrom = this.peerIds.filter((_, other) => cut(other));
+    const dropTo = this.peerIds.filter(
+      (_, other) =>
+        other !== index &&
+        (this.state.linkDown[index] === true ||
+          this.state.linkDown[other] === true ||
+          this.state.dropFrom[other]?.has(index) === true),
+    );
+    running.child.stdin?.write(
+      `${JSON.stringify({ op: "faults", dropFrom, dropTo, lossPercent: this.state.lossPercent[index] ?? 0 })}\n`,
+    );
+  }
+
+  /** Stops every node (SIGTERM, SIGKILL after 10 s); keeps the data for the checker. */
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      [...this.running.keys()].map(async (index) => {
+        const running = this.running.get(index) as Running;
+        const timer = setTimeout(() => running.child.kill("SIGKILL"), 10_000);
+        await this.stop(index);
+        clearTimeout(timer);
+      }),
+    );
+  }
+
+  /** Kills every node, removes the namespaces and the data. Never throws. */
+  async destroy(): Promise<void> {
+    for (const running of this.running.values()) {
+      running.child.kill("SIGCONT");
+      running.child.kill("SIGKILL");
+    }
+    await Promise.all([...this.running.values()].map((running) => running.exited));
+    this.running.clear();
+    this.net?.destroy();
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}

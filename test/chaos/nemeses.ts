@@ -1,0 +1,188 @@
+// The nemeses of the chaos suite. Each one runs for a window, injects its fault (again and again if it
+// is periodic), and leaves the cluster whole when its window ends: every node running, resumed, every
+// link up, every rule gone. Leader detection asks each reachable node's GET /status.
+import type { ChaosCluster } from "./cluster.js";
+import { httpJson } from "./http.js";
+import { sleep } from "./workload.js";
+
+export interface NemesisContext {
+  cluster: ChaosCluster;
+  random: () => number;
+  /** Records what the nemesis did (kept in the report). */
+  event: (what: string) => void;
+}
+
+export interface Nemesis {
+  readonly name: string;
+  /** Injects faults until `until` (ms since the epoch), then heals. */
+  run(context: NemesisContext, until: number): Promise<void>;
+}
+
+/** The node every reachable node names as leader, or -1. */
+export async function findLeader(cluster: ChaosCluster): Promise<number> {
+  const answers = await Promise.all(
+    cluster.nodeIds.map(async (_, index) => {
+      if (!cluster.isRunning(index) || cluster.isPaused(index)) return null;
+      try {
+        const answer = await httpJson({
+          base: cluster.apiUrl(index),
+          method: "GET",
+          path: "/status",
+          timeoutMs: 1_000,
+          localAddress: cluster.clientAddress,
+        });
+        return answer.body as { role?: string; leader?: string | null; term?: number };
+      } catch {
+        return null;
+      }
+    }),
+  );
+  let best = -1;
+  let bestTerm = -1;
+  answers.forEach((answer, index) => {
+    if (answer?.role === "leader" && (answer.term ?? 0) > bestTerm) {
+      best = index;
+      bestTerm = answer.term ?? 0;
+    }
+  });
+  return best;
+}
+
+async function leaderWithin(cluster: ChaosCluster, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const leader = await findLeader(cluster);
+    if (leader >= 0 || Date.now() > deadline) return leader;
+    await sleep(200);
+  }
+}
+
+function between(random: () => number, low: number, high: number): number {
+  return low + random() * (high - low);
+}
+
+/** Sleeps until `until` at the latest. */
+async function sleepUntil(ms: number, until: number): Promise<void> {
+  await sleep(Math.max(0, Math.min(ms, until - Date.now())));
+}
+
+/** Restarts every stopped node, resumes every paused one, heals the network. */
+export async function healAll(cluster: ChaosCluster): Promise<void> {
+  cluster.heal();
+  for (let index = 0; index < cluster.size; index++) {
+    cluster.resume(index);
+    if (!cluster.isRunning(index)) await cluster.start(index);
+  }
+}
+
+function periodic(
+  name: string,
+  periodMs: [number, number],
+  inject: (context: NemesisContext, until: number) => Promise<void>,
+): Nemesis {
+  return {
+    name,
+    async run(context, until) {
+      while (Date.now() < until) {
+        await inject(context, until);
+        await healAll(context.cluster);
+        await sleepUntil(between(context.random, periodMs[0], periodMs[1]), until);
+      }
+      await healAll(context.cluster);
+    },
+  };
+}
+
+const down_ms: [number, number] = [2_000, 4_000];
+
+/** Every nemesis, in the order the suite runs them. */
+export function allNemeses(options: { leaderKillPeriodMs: [number, number] }): Nemesis[] {
+  return [
+    periodic("leader-kill", options.leaderKillPeriodMs, async ({ cluster, random, event }, until) => {
+      const leader = await leaderWithin(cluster, 3_000);
+      if (leader < 0) return;
+      event(`SIGKILL leader ${leader}`);
+      await cluster.kill(leader);
+      await sleepUntil(between(random, 1_000, 3_000), until);
+      await cluster.start(leader);
+      event(`restarted ${leader}`);
+    }),
+    {
+      name: "rolling-restart",
+      async run({ cluster, event }, until) {
+        for (let index = 0; Date.now() < until; index = (index + 1) % cluster.size) {
+          event(`restart ${index}`);
+          await cluster.restart(index);
+          await sleepUntil(2_000, until);
+        }
+        await healAll(cluster);
+      },
+    },
+    periodic("minority-partition", [1_000, 2_000], async ({ cluster, random, event }, until) => {
+      const lone = Math.floor(random() * cluster.size);
+      const rest = cluster.nodeIds.map((_, index) => index).filter((index) => index !== lone);
+      event(`partition [${lone}] | [${rest}]`);
+      cluster.partition([[lone], rest]);
+      await sleepUntil(between(random, ...down_ms), until);
+    }),
+    periodic("majority-partition", [1_000, 2_000], async ({ cluster, random, event }, until) => {
+      const groups = noMajority(cluster.size, random);
+      event(`partition ${groups.map((group) => `[${group}]`).join(" | ")}`);
+      cluster.partition(groups);
+      await sleepUntil(between(random, ...down_ms), until);
+    }),
+    periodic("isolated-leader", [1_000, 2_000], async ({ cluster, random, event }, until) => {
+      const leader = await leaderWithin(cluster, 3_000);
+      if (leader < 0) return;
+      const rest = cluster.nodeIds.map((_, index) => index).filter((index) => index !== leader);
+      event(`isolate leader ${leader}`);
+      cluster.partition([[leader], rest]);
+      await sleepUntil(between(random, ...down_ms), until);
+    }),
+    periodic("one-way-leader", [1_000, 2_000], async ({ cluster, random, event }, until) => {
+      const leader = await leaderWithin(cluster, 3_000);
+      if (leader < 0) return;
+      const rest = cluster.nodeIds.map((_, index) => index).filter((index) => index !== leader);
+      event(`leader ${leader} hears nothing from [${rest}]`);
+      cluster.dropOneWay(rest, leader);
+      await sleepUntil(between(random, ...down_ms), until);
+    }),
+    periodic("paused-leader", [1_000, 2_000], async ({ cluster, random, event }, until) => {
+      const leader = await leaderWithin(cluster, 3_000);
+      if (leader < 0) return;
+      event(`SIGSTOP leader ${leader}`);
+      cluster.pause(leader);
+      await sleepUntil(between(random, ...down_ms), until);
+      cluster.resume(leader);
+      event(`SIGCONT ${leader}`);
+    }),
+    periodic("flapping-link", [0, 0], async ({ cluster, random, event }, until) => {
+      const node = Math.floor(random() * cluster.size);
+      event(`flap the link of ${node}`);
+      for (let flap = 0; flap < 6 && Date.now() < until; flap++) {
+        cluster.setLink(node, false);
+        await sleepUntil(between(random, 200, 800), until);
+        cluster.setLink(node, true);
+        await sleepUntil(between(random, 200, 800), until);
+      }
+    }),
+    {
+      name: "loss-10",
+      async run({ cluster, event }, until) {
+        event("10% loss on every node");
+        cluster.loss(10);
+        await sleepUntil(until - Date.now(), until);
+        await healAll(cluster);
+      },
+    },
+  ];
+}
+
+/** Groups of a cluster of `size` none of which holds a majority. */
+function noMajority(size: number, random: () => number): number[][] {
+  const order = Array.from({ length: size }, (_, index) => index).sort(() => random() - 0.5);
+  const largest = Math.max(1, Math.ceil(size / 2) - 1);
+  const groups: number[][] = [];
+  for (let at = 0; at < order.length; at += largest) groups.push(order.slice(at, at + largest));
+  return groups;
+}

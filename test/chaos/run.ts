@@ -1,0 +1,200 @@
+// One chaos run: lays out a cluster (namespaces, or process-level faults where they are not allowed),
+// registers the workload's actors, runs the recording workload while each nemesis takes its turn,
+// heals, waits until the nodes agree, stops them, checks their chains against the history and writes
+// a JSON report. The caller prints the last line: `chaos: N acked, L lost, D divergent`.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type CheckResult, check, readChain } from "./checker.js";
+import { ChaosCluster, type FaultMode } from "./cluster.js";
+import { closeAgents, httpJson } from "./http.js";
+import { allNemeses, healAll } from "./nemeses.js";
+import { type Op, prng, sleep, Workload } from "./workload.js";
+
+export interface ChaosOptions {
+  durationS: number;
+  seed: number;
+  nodes?: number;
+  /** Target operations per second of the workload. */
+  rate?: number;
+  workers?: number;
+  /** Only these nemeses (by name), in this order. */
+  nemeses?: string[];
+  forceProcess?: boolean;
+  reportDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface NemesisReport {
+  name: string;
+  start_s: number;
+  end_s: number;
+  /** Share of the window's whole seconds in which at least one operation was acknowledged. */
+  availability: number;
+  acked: number;
+  events: string[];
+}
+
+export interface ChaosReport extends CheckResult {
+  seed: number;
+  duration_s: number;
+  mode: FaultMode;
+  mode_reason: string;
+  nodes: number;
+  rate: number;
+  operations: { ok: number; fail: number; info: number };
+  converged: boolean;
+  nemeses: NemesisReport[];
+  report_path: string;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const warmup_ms = 3_000;
+const converge_timeout_ms = 60_000;
+
+export function lastLine(report: ChaosReport): string {
+  return `chaos: ${report.acked} acked, ${report.lost_acked} lost, ${report.divergent_heights} divergent`;
+}
+
+/** Runs the chaos suite for `options.durationS` seconds and returns its report (also written as JSON). */
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const log = options.log ?? (() => undefined);
+  const random = prng(options.seed ^ 0x5eed);
+  const size = options.nodes ?? 3;
+  const rate = options.rate ?? 40;
+  const cluster = await ChaosCluster.create(size, `s${options.seed}`, {
+    ...(options.forceProcess === undefined ? {} : { forceProcess: options.forceProcess }),
+  });
+  const onExit = (): void => {
+    cluster.net?.destroy();
+  };
+  process.once("exit", onExit);
+  try {
+    log(
+      `chaos: ${size} nodes, mode ${cluster.mode}${cluster.modeReason === "" ? "" : ` (${cluster.modeReason})`}`,
+    );
+    await cluster.startAll();
+    const workload = new Workload(cluster, { seed: options.seed, patients: 8 });
+    await workload.setup(60_000);
+    const began = Date.now();
+    const running = workload.run({ workers: options.workers ?? 12, rate });
+    await sleep(warmup_ms);
+    const picked = allNemeses({ leaderKillPeriodMs: [5_000, 15_000] }).filter(
+      (nemesis) => options.nemeses === undefined || options.nemeses.includes(nemesis.name),
+    );
+    const window_ms = Math.max(5_000, (options.durationS * 1000 - warmup_ms) / Math.max(1, picked.length));
+    const reports: NemesisReport[] = [];
+    for (const nemesis of picked) {
+      const events: string[] = [];
+      const start = Date.now();
+      const until = start + window_ms * 0.75;
+      log(`chaos: nemesis ${nemesis.name} for ${Math.round((until - start) / 1000)} s`);
+      await nemesis.run(
+        {
+          cluster,
+          random,
+          event: (what) => events.push(`${((Date.now() - began) / 1000).toFixed(1)}s ${what}`),
+        },
+        until,
+      );
+      const end = Date.now();
+      reports.push({
+        name: nemesis.name,
+        start_s: (start - began) / 1000,
+        end_s: (end - began) / 1000,
+        availability: 0,
+        acked: 0,
+        events,
+      });
+      await sleep(Math.max(0, start + window_ms - Date.now()));
+    }
+    workload.stop();
+    await running;
+    await healAll(cluster);
+    const converged = await converge(cluster);
+    await cluster.stopAll();
+    closeAgents();
+    for (const report of reports) fillAvailability(report, workload.history, began);
+    const chains = cluster.dirs.map((dir) => readChain(dir, cluster.genesis));
+    const result = check(workload.history, chains);
+    const reportDir = options.reportDir ?? join(here, "reports");
+    mkdirSync(reportDir, { recursive: true });
+    const reportPath = join(
+      reportDir,
+      `chaos-${options.seed}-${new Date(began).toISOString().replace(/[:.]/g, "-")}.json`,
+    );
+    const report: ChaosReport = {
+      seed: options.seed,
+      duration_s: Math.round((Date.now() - began) / 1000),
+      mode: cluster.mode,
+      mode_reason: cluster.modeReason,
+      nodes: size,
+      rate,
+      ...result,
+      operations: {
+        ok: workload.history.filter((op) => op.outcome === "ok").length,
+        fail: workload.history.filter((op) => op.outcome === "fail").length,
+        info: workload.history.filter((op) => op.outcome === "info").length,
+      },
+      converged,
+      nemeses: reports,
+      report_path: reportPath,
+    };
+    writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(reportPath.replace(/\.json$/, ".history.json"), JSON.stringify(workload.history));
+    return report;
+  } finally {
+    closeAgents();
+    await cluster.destroy();
+    process.off("exit", onExit);
+  }
+}
+
+/** Share of whole seconds of the report's window in which some operation was acknowledged. */
+function fillAvailability(report: NemesisReport, history: readonly Op[], began: number): void {
+  const from = began + report.start_s * 1000;
+  const to = began + report.end_s * 1000;
+  const seconds = new Set<number>();
+  let acked = 0;
+  for (const op of history) {
+    if (op.outcome !== "ok" || op.completedAt < from || op.completedAt >= to) continue;
+    acked += 1;
+    seconds.add(Math.floor((op.completedAt - from) / 1000));
+  }
+  const total = Math.max(1, Math.floor((to - from) / 1000));
+  report.acked = acked;
+  report.availability = Math.round((Math.min(seconds.size, total) / total) * 1000) / 1000;
+}
+
+/** Waits until every node reports one height and an empty mempool; false after the timeout. */
+async function converge(cluster: ChaosCluster): Promise<boolean> {
+  const deadline = Date.now() + converge_timeout_ms;
+  while (Date.now() < deadline) {
+    const statuses = await Promise.all(
+      cluster.nodeIds.map(async (_, index) => {
+        try {
+          const answer = await httpJson({
+            base: cluster.apiUrl(index),
+            method: "GET",
+            path: "/status",
+            timeoutMs: 2_000,
+            localAddress: cluster.clientAddress,
+          });
+          return answer.body as {
+            height?: number;
+            mempoolSize?: number;
+            appliedIndex?: number;
+            commitIndex?: number;
+          };
+        } catch {
+          return null;
+        }
+      }),
+    );
+    const heights = new Set(statuses.map((status) => status?.height ?? -1));
+    if (!heights.has(-1) && heights.size === 1 && statuses.every((status) => status?.mempoolSize === 0))
+      return true;
+    await sleep(500);
+  }
+  return false;
+}
