@@ -1,0 +1,107 @@
+// A load generator in its own process. It pre-signs `count` access.log transactions (by the given
+// providers, for the given patients, who consented), reports {"event":"signed"}, waits for a
+// "go <start_ms>" line on stdin, then submits them over HTTP (POST /txs, {encoded}) round-robin to the
+// nodes' APIs:
+// - open loop: at a fixed rate, each transaction at its scheduled time whatever the answers (the send
+//   time recorded is the schedule's, so queueing in the generator counts: no coordinated omission);
+//   commits are observed by the driver's block stream;
+// - closed loop: `concurrency` workers, each POST /txs?wait=true and the next one when it answers
+//   (the commit time is the answer's arrival).
+// At the end it writes its samples to `out` and prints {"event":"done"}.
+import { writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { encodeSignedTx, fromHex, signTx, toHex, txId } from "@medledger/protocol";
+import { nodeSigner } from "@medledger/protocol/node";
+import { agentOf, now_ms, request } from "./http.mjs";
+
+const config = JSON.parse(process.argv[2] ?? "{}");
+const providers = config.providerSecrets.map((hex) => nodeSigner(fromHex(hex)));
+const categories = ["labs", "medications", "allergies", "problems"];
+
+function presign() {
+  const txs = [];
+  const expires = Date.now() + 50 * 60_000;
+  for (let i = 0; i < config.count; i++) {
+    const provider = providers[i % providers.length];
+    const unsigned = {
+      v: 1,
+      chain: config.chain,
+      kind: "access.log",
+      signer: provider.did,
+      nonce: config.nonceBase + i,
+      expires,
+      body: {
+        patient: config.patients[(i * 7 + config.generator) % config.patients.length],
+        category: categories[i % categories.length],
+        purpose: "TREAT",
+      },
+    };
+    const signed = signTx(unsigned, [provider]);
+    txs.push({ id: toHex(txId(signed.tx)), body: { encoded: toHex(encodeSignedTx(signed)) } });
+  }
+  return txs;
+}
+
+const sign_start = Date.now();
+const txs = presign();
+const sign_ms = Date.now() - sign_start;
+const agent = agentOf(config.sockets ?? 64);
+// samples: [id, node, send_ms, status, answer_ms]
+const samples = [];
+
+async function submit(index, send_ms, wait) {
+  const tx = txs[index];
+  const node = index % config.urls.length;
+  const url = `${config.urls[node]}/txs${wait ? `?wait=true&timeoutMs=${config.wait_timeout_ms}` : ""}`;
+  const answer = await request(agent, url, { method: "POST", body: tx.body });
+  const code = answer.status === 200 || answer.status === 202 ? answer.body?.status : answer.body?.error?.code;
+  samples.push([tx.id, node, send_ms, answer.status, now_ms(), code ?? answer.error ?? ""]);
+}
+
+async function openLoop(start_ms) {
+  const interval_ms = 1000 / config.rate;
+  const end_ms = start_ms + config.duration_ms;
+  const inflight = new Set();
+  let next = 0;
+  while (next < txs.length) {
+    const now = now_ms();
+    if (now >= end_ms) break;
+    while (next < txs.length) {
+      const scheduled = start_ms + next * interval_ms;
+      if (scheduled > now || scheduled >= end_ms) break;
+      const promise = submit(next, scheduled, false);
+      inflight.add(promise);
+      promise.then(() => inflight.delete(promise));
+      next++;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  await Promise.all(inflight);
+  return next;
+}
+
+async function closedLoop(start_ms) {
+  const end_ms = start_ms + config.duration_ms;
+  let next = 0;
+  const worker = async () => {
+    while (next < txs.length && now_ms() < end_ms) {
+      const index = next++;
+      await submit(index, now_ms(), true);
+    }
+  };
+  await Promise.all(Array.from({ length: config.concurrency }, worker));
+  return next;
+}
+
+process.stdout.write(`${JSON.stringify({ event: "signed", count: txs.length, sign_ms })}\n`);
+createInterface({ input: process.stdin }).on("line", async (line) => {
+  const [word, start] = line.trim().split(" ");
+  if (word !== "go") return;
+  const start_ms = Number(start);
+  while (now_ms() < start_ms) await new Promise((resolve) => setTimeout(resolve, 1));
+  const sent = config.mode === "open" ? await openLoop(start_ms) : await closedLoop(start_ms);
+  writeFileSync(config.out, JSON.stringify({ sent, exhausted: sent >= txs.length, sign_ms, samples }));
+  process.stdout.write(`${JSON.stringify({ event: "done", sent })}\n`);
+  agent.destroy();
+  process.exit(0);
+});
