@@ -91,6 +91,8 @@ cleanup() {
     log "teardown: stopping the dockerd this run started (pid $DAEMON_PID)"
     kill "$DAEMON_PID" 2>/dev/null
     for _ in $(seq 1 60); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.5; done
+    # dockerd leaves its default network namespace mounted under the exec root: unmount it.
+    mountpoint -q "$STATE/exec/netns/default" 2>/dev/null && umount "$STATE/exec/netns/default"
   fi
   if [[ $status == 0 ]]; then log "passed in $((SECONDS - T0)) s"; else log "exit $status"; fi
   exit "$status"
