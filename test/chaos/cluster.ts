@@ -3,8 +3,8 @@
 // address; faults are links down and nftables drops. Without them (no permission) every node runs on
 // 127.0.0.1 and the same faults are applied inside the processes through the node's `faults` hooks
 // (the "process" mode, said in the report). Both modes SIGKILL, SIGSTOP, SIGCONT and restart nodes.
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -26,6 +26,34 @@ const ready_timeout_ms = 30_000;
 const p2p_port = 7000;
 const api_port = 8000;
 
+function unmount(dir: string): void {
+  try {
+    execFileSync("umount", ["-l", dir], { stdio: "pipe" });
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Unmounts the tmpfs data directories of chaos runs whose process is gone. */
+export function sweepStaleMounts(): void {
+  let mounts = "";
+  try {
+    mounts = readFileSync("/proc/mounts", "utf8");
+  } catch {
+    return;
+  }
+  for (const line of mounts.split("\n")) {
+    const target = line.split(" ")[1] ?? "";
+    const match = /\/medledger-chaos-(\d+)-/.exec(target);
+    if (match === null || !line.startsWith("medledger-chaos ")) continue;
+    try {
+      process.kill(Number(match[1]), 0);
+    } catch {
+      unmount(target);
+    }
+  }
+}
+
 /** A deterministic 32-byte secret named `name`. */
 export function chaosSecret(name: string): Uint8Array {
   return sha256(utf8(`medledger-chaos:${name}`));
@@ -37,6 +65,8 @@ interface Running {
   child: ChildProcess;
   exited: Promise<number | null>;
   paused: boolean;
+  /** Set when the harness ends the process (so its exit is no crash). */
+  stopping: boolean;
 }
 
 /** What the cluster's network currently suffers, per node. */
@@ -66,6 +96,9 @@ export class ChaosCluster {
   private readonly state: NetState;
   private readonly root: string;
   private readonly logs: string[];
+  private readonly mounted: string[] = [];
+  /** Unexpected exits of node processes (not caused by the harness). */
+  readonly crashes: string[] = [];
 
   private constructor(
     readonly size: number,
@@ -82,7 +115,7 @@ export class ChaosCluster {
     this.memberSecrets = Array.from({ length: size }, (_, index) => chaosSecret(`${name}-member-${index}`));
     this.secrets = Array.from({ length: size }, (_, index) => chaosSecret(`${name}-node-${index}`));
     this.nodeIds = this.secrets.map((secret) => publicKeyToDid(publicKeyFromSecretKey(secret)));
-    this.root = mkdtempSync(join(tmpdir(), `medledger-chaos-${name}-`));
+    this.root = mkdtempSync(join(tmpdir(), `medledger-chaos-${process.pid}-${name}-`));
     this.dirs = this.nodeIds.map((_, index) => join(this.root, `node-${index}`));
     this.logs = Array.from({ length: size }, () => "");
     this.hosts = Array.from({ length: size }, (_, index) => options.net?.address(index) ?? "127.0.0.1");
@@ -123,6 +156,7 @@ export class ChaosCluster {
       reason = "process-level faults were asked for";
     } else {
       sweepStale();
+      sweepStaleMounts();
       const allowed = namespacesAllowed();
       if (allowed.ok) {
         net = new NamespaceNetwork(size);
@@ -184,7 +218,16 @@ export class ChaosCluster {
       cwd: here,
       stdio: ["pipe", "pipe", "pipe"],
     });
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.once("exit", (code, signal) => {
+        const current = this.running.get(index);
+        if (current?.child === child && !current.stopping) {
+          this.running.delete(index);
+          this.crashes.push(`node ${index} exited (${code ?? signal}): ${this.logs[index]?.slice(-500)}`);
+        }
+        resolve(code);
+      }),
+    );
     child.stderr?.on("data", (chunk: Buffer) => {
       this.logs[index] = (this.logs[index] + chunk.toString()).slice(-8000);
     });
@@ -205,7 +248,7 @@ export class ChaosCluster {
         }
       });
     });
-    this.running.set(index, { child, exited, paused: false });
+    this.running.set(index, { child, exited, paused: false, stopping: false });
     await ready;
     this.applyProcessFaults(index);
   }
@@ -240,6 +283,7 @@ export class ChaosCluster {
   private async terminate(index: number, signal: NodeJS.Signals): Promise<void> {
     const running = this.running.get(index);
     if (running === undefined) return;
+    running.stopping = true;
     if (running.paused) running.child.kill("SIGCONT");
     running.child.kill(signal);
     await running.exited;
@@ -353,12 +397,68 @@ export class ChaosCluster {
   /** Kills every node, removes the namespaces and the data. Never throws. */
   async destroy(): Promise<void> {
     for (const running of this.running.values()) {
+      running.stopping = true;
       running.child.kill("SIGCONT");
       running.child.kill("SIGKILL");
     }
     await Promise.all([...this.running.values()].map((running) => running.exited));
     this.running.clear();
     this.net?.destroy();
+    for (const dir of this.mounted) unmount(dir);
     rmSync(this.root, { recursive: true, force: true });
+  }
+
+  /**
+   * Puts every node's data directory on its own tmpfs of `sizeMb` (before the nodes start), so that a
+   * disk can fill up. False where mounting is not permitted.
+   */
+  mountDataDirs(sizeMb: number): boolean {
+    try {
+      for (const dir of this.dirs) {
+        mkdirSync(dir, { recursive: true });
+        execFileSync("mount", ["-t", "tmpfs", "-o", `size=${sizeMb}m,mode=0700`, "medledger-chaos", dir], {
+          stdio: "pipe",
+        });
+        this.mounted.push(dir);
+      }
+      return true;
+    } catch {
+      for (const dir of this.mounted.splice(0)) unmount(dir);
+      return false;
+    }
+  }
+
+  /** Whether node `index`'s data directory is a tmpfs of its own. */
+  hasOwnDisk(index: number): boolean {
+    return this.mounted.includes(this.dirs[index] as string);
+  }
+
+  /** Fills node `index`'s disk (its tmpfs) to the last byte; returns the filler's size in bytes. */
+  fillDisk(index: number): number {
+    const dir = this.dirs[index] as string;
+    const stats = statfsSync(dir);
+    const free = stats.bavail * stats.bsize;
+    try {
+      execFileSync("fallocate", ["-l", String(free), join(dir, "chaos-filler")], { stdio: "pipe" });
+    } catch {
+      writeFileSync(join(dir, "chaos-filler"), Buffer.alloc(0));
+    }
+    // Whatever is left (metadata rounding) goes too.
+    try {
+      writeFileSync(
+        join(dir, "chaos-filler-rest"),
+        Buffer.alloc(Math.max(0, statfsSync(dir).bavail * stats.bsize)),
+      );
+    } catch {
+      // ENOSPC: full.
+    }
+    return free;
+  }
+
+  /** Frees node `index`'s disk again. */
+  freeDisk(index: number): void {
+    const dir = this.dirs[index] as string;
+    rmSync(join(dir, "chaos-filler"), { force: true });
+    rmSync(join(dir, "chaos-filler-rest"), { force: true });
   }
 }

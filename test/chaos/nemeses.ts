@@ -71,7 +71,14 @@ export async function healAll(cluster: ChaosCluster): Promise<void> {
   cluster.heal();
   for (let index = 0; index < cluster.size; index++) {
     cluster.resume(index);
-    if (!cluster.isRunning(index)) await cluster.start(index);
+    for (let attempt = 1; !cluster.isRunning(index); attempt++) {
+      try {
+        await cluster.start(index);
+      } catch (error) {
+        if (attempt >= 3) throw error;
+        await sleep(1_000);
+      }
+    }
   }
 }
 
@@ -165,6 +172,25 @@ export function allNemeses(options: { leaderKillPeriodMs: [number, number] }): N
         cluster.setLink(node, true);
         await sleepUntil(between(random, 200, 800), until);
       }
+    }),
+    periodic("disk-full", [1_000, 2_000], async ({ cluster, random, event }, until) => {
+      const candidates = cluster.nodeIds
+        .map((_, index) => index)
+        .filter((index) => cluster.hasOwnDisk(index));
+      const node = candidates[Math.floor(random() * candidates.length)];
+      if (node === undefined) {
+        event("skipped: no node has a disk of its own (tmpfs not permitted)");
+        await sleepUntil(until - Date.now(), until);
+        return;
+      }
+      const filled = cluster.fillDisk(node);
+      event(`filled the disk of ${node} (${Math.round(filled / 1_048_576)} MiB)`);
+      await sleepUntil(between(random, 3_000, 5_000), until);
+      const crashed = !cluster.isRunning(node);
+      cluster.freeDisk(node);
+      event(
+        crashed ? `freed the disk of ${node}: it had exited` : `freed the disk of ${node}: it kept running`,
+      );
     }),
     {
       name: "loss-10",
