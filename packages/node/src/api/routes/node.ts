@@ -55,7 +55,7 @@ export function nodeRoutes(app: ApiInstance, context: ApiContext): void {
         summary: "readiness: a leader is known and this node has applied what is committed",
         description: `503 unless a leader is known and the applied index trails the commit index by at most ${api_ready_lag_entries_max} entries`,
         tags: ["node"],
-        response: { 200: ReadySchema, 503: ReadySchema, ...errorResponses() },
+        response: { ...errorResponses(), 200: ReadySchema, 503: ReadySchema },
       },
     },
     async (_request, reply) => {
