@@ -48,12 +48,14 @@ const sign_ms = Date.now() - sign_start;
 const agent = agentOf(config.sockets ?? 64);
 // samples: [id, node, send_ms, status, answer_ms]
 const samples = [];
+// Requests still unanswered grace_ms after the phase's end are aborted (recorded with status 0).
+const abort = new AbortController();
 
 async function submit(index, send_ms, wait) {
   const tx = txs[index];
   const node = index % config.urls.length;
   const url = `${config.urls[node]}/txs${wait ? `?wait=true&timeoutMs=${config.wait_timeout_ms}` : ""}`;
-  const answer = await request(agent, url, { method: "POST", body: tx.body });
+  const answer = await request(agent, url, { method: "POST", body: tx.body, signal: abort.signal });
   const code = answer.status === 200 || answer.status === 202 ? answer.body?.status : answer.body?.error?.code;
   samples.push([tx.id, node, send_ms, answer.status, now_ms(), code ?? answer.error ?? ""]);
 }
@@ -76,6 +78,8 @@ async function openLoop(start_ms) {
     }
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
+  await Promise.race([Promise.all(inflight), new Promise((resolve) => setTimeout(resolve, config.grace_ms))]);
+  abort.abort();
   await Promise.all(inflight);
   return next;
 }
@@ -89,7 +93,9 @@ async function closedLoop(start_ms) {
       await submit(index, now_ms(), true);
     }
   };
+  const timer = setTimeout(() => abort.abort(), end_ms - now_ms() + config.grace_ms);
   await Promise.all(Array.from({ length: config.concurrency }, worker));
+  clearTimeout(timer);
   return next;
 }
 

@@ -164,6 +164,10 @@ function report(result, summary) {
   lines.push("| chain txs | blocks | leader's snapshot index | vote s | process ready s | caught up s (from spawn) | reached |");
   lines.push("|---|---|---|---|---|---|---|");
   for (const k of t.catch_up ?? []) {
+    if (k.error !== undefined) {
+      lines.push(`| ${fmt(k.chain_txs)} | failed: ${k.error} | | | | | no |`);
+      continue;
+    }
     lines.push(`| ${fmt(k.chain_txs)} | ${fmt(k.chain_blocks)} | ${fmt(k.leader_snapshot_index)} | ${k.vote_s} | ${k.process_ready_s} | ${k.catch_up_s} | ${k.reached ? "yes" : `no (height ${k.height_reached})`} |`);
   }
   lines.push("");

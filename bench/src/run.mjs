@@ -32,14 +32,15 @@ const out_dir = args.includes("--out") ? args[args.indexOf("--out") + 1] : join(
 const plan = quick
   ? {
       ceiling_ms: 1_000,
-      rates: [500, 1_000, 2_000],
-      open_duration_ms: 6_000,
-      warmup_ms: 2_000,
-      saturation_duration_ms: 8_000,
+      rates: [500, 1_000],
+      open_duration_ms: 5_000,
+      warmup_ms: 1_500,
+      saturation_duration_ms: 7_000,
+      grace_ms: 5_000,
       closed_concurrency: 128,
       closed_presign_per_generator: 10_000,
-      drain_max_ms: 10_000,
-      catch_up_max_ms: 30_000,
+      drain_max_ms: 8_000,
+      catch_up_max_ms: 20_000,
       generators: 2,
       providers: 4,
       patients: 64,
@@ -60,6 +61,7 @@ const plan = quick
       closed_concurrency: 200,
       closed_presign_per_generator: 50_000,
       drain_max_ms: 60_000,
+      grace_ms: 15_000,
       catch_up_max_ms: 300_000,
       generators: 2,
       providers: 4,
@@ -172,6 +174,7 @@ async function runPhase(cluster, workload, { mode, rate = 0, duration_ms, warmup
       duration_ms,
       concurrency: plan.closed_concurrency,
       wait_timeout_ms: 15_000,
+      grace_ms: plan.grace_ms,
       sockets: mode === "open" ? 256 : plan.closed_concurrency,
       nonceBase: phase * 1_000_000_000 + g * 100_000_000,
       out: join(scratch, `gen-${g}.json`),
@@ -364,6 +367,14 @@ function runAutocannon(url, duration_s) {
  * snapshot and state transfer when the leader's log is compacted). Real processes.
  */
 async function joinNode(cluster, leader, index, chain_txs) {
+  try {
+    return await joinNodeOnce(cluster, leader, index, chain_txs);
+  } catch (error) {
+    return { chain_txs, reached: false, error: String(error?.message ?? error) };
+  }
+}
+
+async function joinNodeOnce(cluster, leader, index, chain_txs) {
   const client = new MedledgerClient({ baseUrl: cluster.apiUrls[leader], adminToken: admin_token });
   const txs = txBuilder({ chain: cluster.chain });
   const proposal = txs.memberPropose(identityOf(cluster.members[0]), {
@@ -373,10 +384,11 @@ async function joinNode(cluster, leader, index, chain_txs) {
     deadline: Date.now() + 30 * 60_000,
   });
   const vote_start = now_ms();
-  await client.commit(proposal);
+  await waitForEmptyMempools(cluster, plan.catch_up_max_ms);
+  await client.commit(proposal, { timeoutMs: 120_000 });
   for (let founder = 1; founder < cluster.founders; founder++) {
     const vote = txs.memberVote(identityOf(cluster.members[founder]), { proposal: fromHex(proposal.id), approve: true });
-    await client.commit(vote).catch(() => undefined); // a vote after the majority is rejected: fine
+    await client.commit(vote, { timeoutMs: 120_000 }).catch(() => undefined); // a vote after the majority is rejected: fine
   }
   const vote_s = (now_ms() - vote_start) / 1000;
   const leader_status = await cluster.status(leader);
@@ -402,6 +414,15 @@ async function joinNode(cluster, leader, index, chain_txs) {
     reached: height >= target,
     height_reached: height,
   };
+}
+
+async function waitForEmptyMempools(cluster, max_ms) {
+  const deadline = now_ms() + max_ms;
+  while (now_ms() < deadline) {
+    const statuses = await Promise.all([...cluster.running.keys()].map((i) => cluster.status(i)));
+    if (statuses.every((s) => s !== null && s.mempoolSize === 0)) return;
+    await sleep(200);
+  }
 }
 
 /** After a clean stop: per node, chain.db (+wal) bytes after a TRUNCATE checkpoint, committed txs. */
@@ -476,27 +497,31 @@ async function main() {
   result.three_nodes = { leader, phases: [], reads: [], catch_up: [] };
   try {
     result.three_nodes.reads.push({ chain_txs, ...(await readLatency(cluster, workload, 0)) });
-    for (const rate of plan.rates) {
-      const phase = await runPhase(cluster, workload, {
-        mode: "open",
-        rate,
-        duration_ms: plan.open_duration_ms,
-        warmup_ms: plan.warmup_ms,
-        label: `open ${rate}`,
-      });
+    // Order: the open-loop rates below the expected capacity, then flat out, then the overload rates
+    // (each phase drains the mempool before the next, up to drain_max_ms).
+    let saturation = null;
+    const rates = [...plan.rates.filter((r) => r <= 1_000), "closed", ...plan.rates.filter((r) => r > 1_000)];
+    for (const rate of rates) {
+      const phase =
+        rate === "closed"
+          ? await runPhase(cluster, workload, {
+              mode: "closed",
+              duration_ms: plan.saturation_duration_ms,
+              warmup_ms: plan.warmup_ms,
+              label: "saturation",
+            })
+          : await runPhase(cluster, workload, {
+              mode: "open",
+              rate,
+              duration_ms: plan.open_duration_ms,
+              warmup_ms: plan.warmup_ms,
+              label: `open ${rate}`,
+            });
+      if (rate === "closed") saturation = phase;
       chain_txs += phase.committed_total;
       result.three_nodes.phases.push(phase);
       log(phase.label, phase.committed_tx_per_s, "tx/s", phase.commit_latency_ms);
     }
-    const saturation = await runPhase(cluster, workload, {
-      mode: "closed",
-      duration_ms: plan.saturation_duration_ms,
-      warmup_ms: plan.warmup_ms,
-      label: "saturation",
-    });
-    chain_txs += saturation.committed_total;
-    result.three_nodes.phases.push(saturation);
-    log("saturation", saturation.committed_tx_per_s, "tx/s", saturation.commit_latency_ms);
     result.three_nodes.reads.push({ chain_txs, ...(await readLatency(cluster, workload, 0)) });
 
     // 3. A new node joins (after the measured phases: from here on the cluster has one more voter);
