@@ -27,7 +27,7 @@ export const NODE_ERROR_CODES = {
   NOT_LEADER: "this node is not the leader",
   LEDGER_DIVERGED: "a committed block does not match this node's state (a bug or a faulty leader)",
   STORAGE_CORRUPT: "the chain database is damaged or is not a chain database",
-  STORAGE_FULL: "the disk holding the chain database is full: free space, then restart the node",
+  STORAGE_FULL: "the disk holding the chain database is full: writes are refused until space returns",
   STORAGE_IO: "the operating system failed a read or write of the chain database",
   STORAGE_CLOSED: "the chain database is closed",
   STORAGE_READONLY: "the chain database was opened read-only",

@@ -18,6 +18,7 @@ import {
 } from "@medledger/protocol";
 import { encode } from "cborg";
 import { afterEach, describe, expect, it } from "vitest";
+import { NodeError } from "../src/errors.js";
 import type { LedgerNode } from "../src/ledger/ledger-node.js";
 import { SqliteLedgerStore } from "../src/ledger/sqlite-store.js";
 import { MemoryLedgerStore } from "../src/ledger/store.js";
@@ -404,5 +405,45 @@ describe("LedgerNode snapshots", () => {
     const height = c.node(0).status().height;
     await c.runUntilAsync(() => c.nodes.every((node) => node.status().height === height + 1));
     expect(new Set(c.nodes.map((node) => chainOf(node).join())).size).toBe(1);
+  });
+});
+
+describe("LedgerNode on a full disk", () => {
+  it("refuses writes while the disk is full, corrupts nothing, and resumes when space returns", () => {
+    let full = false;
+    const diskFull = (): never => {
+      throw new NodeError("STORAGE_FULL", "database or disk is full");
+    };
+    let index = 0;
+    const c = new Cluster(3, (genesis) => {
+      const store = new MemoryLedgerStore(genesis);
+      if (index++ !== 2) return store;
+      // Node 2's store fails every write while `full` is set, as SQLite does with SQLITE_FULL.
+      const persistRaft = store.persistRaft.bind(store);
+      const commitBlock = store.commitBlock.bind(store);
+      store.persistRaft = (persist) => (full ? diskFull() : persistRaft(persist));
+      store.commitBlock = (commit) => (full ? diskFull() : commitBlock(commit));
+      return store;
+    });
+    cluster = c;
+    c.start();
+    c.runUntil(() => c.leader() !== null);
+    const victim = c.node(2);
+    const others = [c.node(0), c.node(1)];
+    full = true;
+    for (let n = 0; n < 10; n++) others[n % 2]?.submit(c.tx("patient.register", signerOf(`disk-${n}`), {}));
+    c.runUntil(() => others.every((node) => node.mempool.size === 0 && node.status().height > 0), 30_000);
+    c.clock.advance(3_000);
+    expect(victim.haltedBy).toBeNull();
+    expect(victim.status().height).toBeLessThan(others[0]?.status().height ?? 0);
+    expect(() => victim.submit(c.tx("patient.register", signerOf("disk-refused"), {}))).toThrowError(
+      expect.objectContaining({ code: "STORAGE_FULL" }),
+    );
+    full = false;
+    c.runUntil(() => new Set(c.nodes.map((node) => chainOf(node).join())).size === 1, 30_000);
+    expect(victim.haltedBy).toBeNull();
+    expect(victim.submit(c.tx("patient.register", signerOf("disk-after"), {})).status).toBe("accepted");
+    const height = others[0]?.status().height ?? 0;
+    c.runUntil(() => c.nodes.every((node) => node.status().height === height + 1), 30_000);
   });
 });

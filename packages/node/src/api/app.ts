@@ -187,6 +187,8 @@ function toApiError(error: unknown): ApiError {
   if (isNodeError(error)) {
     if (error.code === "MEMPOOL_FULL")
       return new ApiError("MEMPOOL_FULL", error.message, { retryAfterSeconds: 1 });
+    if (error.code === "STORAGE_FULL")
+      return new ApiError("STORAGE_FULL", error.message, { retryAfterSeconds: 5 });
     if (error.code === "NOT_STARTED" || error.code === "LEDGER_DIVERGED" || error.code === "STORAGE_CLOSED") {
       return new ApiError("NODE_UNAVAILABLE", "the node is not running", { retryAfterSeconds: 5 });
     }

@@ -41,6 +41,7 @@ export const API_ERROR_CODES = {
   INTERNAL: [500, "an internal error (details are logged, never sent)"],
   MEMPOOL_FULL: [503, "the mempool is full: retry after Retry-After seconds"],
   NODE_UNAVAILABLE: [503, "the node is stopped or halted"],
+  STORAGE_FULL: [503, "the node's disk is full: it takes no writes until space returns"],
   NO_VAULT: [503, "this node runs without a vault"],
   OVERLOADED: [503, "the node is under pressure and sheds load: retry after Retry-After seconds"],
   STREAMS_FULL: [503, "too many event streams are open"],

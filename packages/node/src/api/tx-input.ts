@@ -113,6 +113,8 @@ function submitError(error: unknown): unknown {
     }
     case "MEMPOOL_FULL":
       return new ApiError("MEMPOOL_FULL", error.message, { retryAfterSeconds: 1 });
+    case "STORAGE_FULL":
+      return new ApiError("STORAGE_FULL", error.message, { retryAfterSeconds: 5 });
     case "NOT_STARTED":
     case "LEDGER_DIVERGED":
       return new ApiError("NODE_UNAVAILABLE", "the node is not running");

@@ -51,7 +51,7 @@ import {
   type Verifier,
   verifyBlockContents,
 } from "@medledger/protocol";
-import { invariant, NodeError } from "../errors.js";
+import { hasNodeErrorCode, invariant, NodeError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { type Clock, systemClock } from "./clock.js";
 import { decodeGossipBatch, encodeGossipBatch } from "./gossip-batch.js";
@@ -67,6 +67,7 @@ import {
   state_request_timeout_ms,
   state_retry_initial_ms,
   state_retry_max_ms,
+  storage_retry_ms,
   verified_blocks_max,
 } from "./limits.js";
 import { type AddOutcome, Mempool } from "./mempool.js";
@@ -165,6 +166,9 @@ export class LedgerNode {
   private stopGossipTimer: (() => void) | null = null;
   private stopRegossipTimer: (() => void) | null = null;
   private scheduled = false;
+  /** A Ready whose writes failed on a full disk, retried every storage_retry_ms. */
+  private stalled: Ready | null = null;
+  private stalledSince: number | null = null;
   private installing: Promise<void> | null = null;
   private readonly stateServer: StateServer | null;
   private readonly snapshotEveryEntries: number;
@@ -253,6 +257,12 @@ export class LedgerNode {
    */
   submit(encoded: Uint8Array): AddOutcome {
     this.assertHealthy();
+    if (this.stalled !== null) {
+      throw new NodeError(
+        "STORAGE_FULL",
+        "this node's disk is full: it takes no transactions until space returns",
+      );
+    }
     const outcome = this.mempool.add(encoded);
     if (outcome.status === "accepted") {
       this.gossipQueue.push(encoded);
@@ -436,8 +446,10 @@ export class LedgerNode {
     if (!this.running || this.halted !== null) return;
     try {
       do {
-        while (this.installing === null && this.rawNode.hasReady()) this.handleReady(this.rawNode.ready());
-      } while (this.lead());
+        while (this.installing === null && this.stalled === null && this.rawNode.hasReady()) {
+          this.handleReady(this.rawNode.ready());
+        }
+      } while (this.stalled === null && this.lead());
     } catch (error) {
       this.halt(error);
     }
@@ -452,7 +464,53 @@ export class LedgerNode {
     this.finishReady(ready);
   }
 
+  /**
+   * Persists, sends, applies and advances one Ready. When the disk is full it keeps the Ready and
+   * tries it again later (every step is idempotent: the same entries are appended again, applied
+   * entries are skipped, repeated acknowledgements are harmless); meanwhile the node takes no new
+   * transactions and proposes nothing, and nothing half-written remains (each write is one SQLite
+   * transaction).
+   */
   private finishReady(ready: Ready): void {
+    try {
+      this.persistApplyAdvance(ready);
+    } catch (error) {
+      if (!hasNodeErrorCode(error, "STORAGE_FULL")) throw error;
+      this.stallOn(ready, error as Error);
+      return;
+    }
+    try {
+      this.maybeTakeSnapshot();
+    } catch (error) {
+      if (!hasNodeErrorCode(error, "STORAGE_FULL")) throw error; // the next applied Ready tries again
+    }
+    if (this.stalledSince !== null) {
+      this.logger.info("writes succeed again: resumed", { stalled_ms: this.clock.now() - this.stalledSince });
+      this.stalledSince = null;
+    }
+  }
+
+  private stallOn(ready: Ready, error: Error): void {
+    this.stalled = ready;
+    if (this.stalledSince === null) {
+      this.stalledSince = this.clock.now();
+      this.logger.error("the disk is full: writes refused until space returns", { reason: error.message });
+    }
+    this.clock.after(storage_retry_ms, () => {
+      const again = this.stalled;
+      this.stalled = null;
+      if (again === null || !this.running || this.halted !== null) return;
+      try {
+        this.finishReady(again);
+      } catch (failure) {
+        this.halt(failure);
+        return;
+      }
+      this.schedule();
+    });
+  }
+
+  private persistApplyAdvance(ready: Ready): void {
     if (ready.hardState !== null || ready.entries.length > 0) {
       this.store.persistRaft({ hardState: ready.hardState, entries: ready.entries, snapshot: null });
     }
@@ -460,7 +518,6 @@ export class LedgerNode {
     for (const entry of ready.committedEntries) this.applyEntry(entry);
     this.observeRole(ready.softState.role, ready.softState.lead);
     this.rawNode.advance();
-    this.maybeTakeSnapshot();
   }
 
   /**
@@ -676,15 +733,21 @@ export class LedgerNode {
       this.mempool.removeIds(pending.filter((tx) => !txs.includes(tx)).map((tx) => tx.id));
     }
     if (txs.length === 0) return false;
-    const outcome = this.store.dryRun((state) =>
-      applyBlock(state, {
-        chain: this.genesis.chain,
-        height: tip.height + 1,
-        time,
-        prevAppHash: tip.appHash,
-        txs: txs.map((tx) => ({ signed: tx.signed, id: tx.id })),
-      }),
-    );
+    let outcome: BlockOutcome;
+    try {
+      outcome = this.store.dryRun((state) =>
+        applyBlock(state, {
+          chain: this.genesis.chain,
+          height: tip.height + 1,
+          time,
+          prevAppHash: tip.appHash,
+          txs: txs.map((tx) => ({ signed: tx.signed, id: tx.id })),
+        }),
+      );
+    } catch (error) {
+      if (hasNodeErrorCode(error, "STORAGE_FULL")) return false; // no room even to try: the next tick may
+      throw error;
+    }
     const header: BlockHeader = {
       v: 1,
       chain: this.genesis.chain,

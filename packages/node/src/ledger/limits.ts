@@ -50,6 +50,8 @@ export const snapshot_every_entries_default = 10_000;
 export const state_retry_initial_ms = 200;
 /** Longest wait before a failed state transfer is retried. */
 export const state_retry_max_ms = 5_000;
+/** How often a node whose disk is full tries its writes again. */
+export const storage_retry_ms = 1_000;
 /** How far in the future a block's time may be ahead of a follower's clock. */
 export const block_time_drift_max_ms = 30_000;
 
