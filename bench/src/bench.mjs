@@ -21,4 +21,7 @@ function run(command, commandArgs) {
 run(process.execPath, ["scripts/bootstrap.mjs"]);
 if (!args.includes("--no-build")) run("corepack", ["pnpm", "run", "build"]);
 if (!quick && !args.includes("--no-micro")) run("npx", ["--yes", "vitest", "bench", "--run"]);
-run(process.execPath, ["bench/src/run.mjs", ...args.filter((arg) => arg !== "--no-build" && arg !== "--no-micro")]);
+run(process.execPath, [
+  "bench/src/run.mjs",
+  ...args.filter((arg) => arg !== "--no-build" && arg !== "--no-micro"),
+]);

@@ -1,14 +1,19 @@
 // The machine's ceiling for this workload, measured in the same run: ed25519 verifications per second
 // with node:crypto and a cached public KeyObject (one core), and fsyncs per second of small appends.
-import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+
 import { createPublicKey, generateKeyPairSync, sign, verify } from "node:crypto";
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** ed25519 verifications per second on one core (node:crypto, cached KeyObject). */
 export function verifyPerSecond(duration_ms) {
   const { publicKey, privateKey } = generateKeyPairSync("ed25519");
-  const key = createPublicKey({ key: publicKey.export({ format: "der", type: "spki" }), format: "der", type: "spki" });
+  const key = createPublicKey({
+    key: publicKey.export({ format: "der", type: "spki" }),
+    format: "der",
+    type: "spki",
+  });
   const message = Buffer.alloc(48, 7); // the signing prefix and a 32-byte id
   const signature = sign(null, message, privateKey);
   let count = 0;

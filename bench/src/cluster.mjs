@@ -95,7 +95,10 @@ export class Cluster {
       stderr = (stderr + chunk.toString()).slice(-4000);
     });
     const ready = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`node ${index} not ready: ${stderr}`)), ready_timeout_ms);
+      const timer = setTimeout(
+        () => reject(new Error(`node ${index} not ready: ${stderr}`)),
+        ready_timeout_ms,
+      );
       exited.then((code) => {
         clearTimeout(timer);
         reject(new Error(`node ${index} exited with ${code}: ${stderr}`));
@@ -151,7 +154,8 @@ export class Cluster {
       const statuses = await Promise.all([...this.running.keys()].map((i) => this.status(i)));
       const leaders = new Set(statuses.map((s) => s?.leader || null));
       const leader = statuses[0]?.leader || null;
-      if (leaders.size === 1 && leader !== null && this.nodeIds.includes(leader)) return this.nodeIds.indexOf(leader);
+      if (leaders.size === 1 && leader !== null && this.nodeIds.includes(leader))
+        return this.nodeIds.indexOf(leader);
       await sleep(100);
     }
     throw new Error("no leader elected");

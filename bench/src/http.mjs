@@ -6,7 +6,11 @@ export function agentOf(sockets_max) {
 }
 
 /** One request; resolves {status, body} (body parsed as JSON when it is JSON) or {status: 0, error}. */
-export function request(agent, url, { method = "GET", body = null, headers = {}, timeout_ms = 60_000, signal } = {}) {
+export function request(
+  agent,
+  url,
+  { method = "GET", body = null, headers = {}, timeout_ms = 60_000, signal } = {},
+) {
   return new Promise((resolve) => {
     const payload = body === null ? null : Buffer.from(JSON.stringify(body));
     const req = http.request(
@@ -16,7 +20,9 @@ export function request(agent, url, { method = "GET", body = null, headers = {},
         agent,
         headers: {
           ...headers,
-          ...(payload === null ? {} : { "content-type": "application/json", "content-length": payload.length }),
+          ...(payload === null
+            ? {}
+            : { "content-type": "application/json", "content-length": payload.length }),
         },
         timeout: timeout_ms,
         ...(signal === undefined ? {} : { signal }),

@@ -8,6 +8,7 @@
 // - closed loop: `concurrency` workers, each POST /txs?wait=true and the next one when it answers
 //   (the commit time is the answer's arrival).
 // At the end it writes its samples to `out` and prints {"event":"done"}.
+import { setMaxListeners } from "node:events";
 import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { encodeSignedTx, fromHex, signTx, toHex, txId } from "@medledger/protocol";
@@ -50,13 +51,15 @@ const agent = agentOf(config.sockets ?? 64);
 const samples = [];
 // Requests still unanswered grace_ms after the phase's end are aborted (recorded with status 0).
 const abort = new AbortController();
+setMaxListeners(0, abort.signal); // one listener per request in flight
 
 async function submit(index, send_ms, wait) {
   const tx = txs[index];
   const node = index % config.urls.length;
   const url = `${config.urls[node]}/txs${wait ? `?wait=true&timeoutMs=${config.wait_timeout_ms}` : ""}`;
   const answer = await request(agent, url, { method: "POST", body: tx.body, signal: abort.signal });
-  const code = answer.status === 200 || answer.status === 202 ? answer.body?.status : answer.body?.error?.code;
+  const code =
+    answer.status === 200 || answer.status === 202 ? answer.body?.status : answer.body?.error?.code;
   samples.push([tx.id, node, send_ms, answer.status, now_ms(), code ?? answer.error ?? ""]);
 }
 

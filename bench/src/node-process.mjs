@@ -43,13 +43,13 @@ createInterface({ input: process.stdin }).on("line", (line) => {
   else reply({ seq: request.seq, error: "UNKNOWN_OP" });
 });
 
-let stopping = null;
+let stopping = false;
 async function shutdown() {
-  stopping ??= (async () => {
-    await api.close().catch(() => undefined);
-    await node.stop();
-    process.exit(0);
-  })();
+  if (stopping) return;
+  stopping = true;
+  await api.close().catch(() => undefined);
+  await node.stop();
+  process.exit(0);
 }
 process.on("SIGTERM", shutdown);
 process.on("SIGINT", shutdown);

@@ -28,7 +28,9 @@ export function summarize(result) {
   const catch_up = result.three_nodes?.catch_up ?? [];
   const largest = catch_up.reduce((a, b) => (a === null || b.chain_txs > a.chain_txs ? b : a), null);
   const million = catch_up.find((c) => c.chain_txs >= 1_000_000 && c.reached);
-  const disk = median((result.three_nodes?.disk ?? []).filter((d) => !d.joined_later).map((d) => d.bytes_per_tx));
+  const disk = median(
+    (result.three_nodes?.disk ?? []).filter((d) => !d.joined_later).map((d) => d.bytes_per_tx),
+  );
   const summary = {
     kind: result.kind,
     date: result.date,
@@ -54,7 +56,12 @@ export function summarize(result) {
       : "no catch-up measured";
     summary.sync_largest = largest ? { chain_txs: largest.chain_txs, seconds: largest.catch_up_s } : null;
   }
-  for (const key of ["committed_tx_per_s", "commit_p50_ms_at_1000", "commit_p99_ms_at_1000", "access_check_p99_ms"]) {
+  for (const key of [
+    "committed_tx_per_s",
+    "commit_p50_ms_at_1000",
+    "commit_p99_ms_at_1000",
+    "access_check_p99_ms",
+  ]) {
     if (summary[key] === null && summary[`${key}_reason`] === undefined)
       summary[`${key}_reason`] = "not measured in this run";
   }
@@ -63,7 +70,11 @@ export function summarize(result) {
 }
 
 const fmt = (v, digits = 0) =>
-  v === null || v === undefined ? "n/a" : typeof v === "number" ? v.toLocaleString("en-US", { maximumFractionDigits: digits }) : String(v);
+  v === null || v === undefined
+    ? "n/a"
+    : typeof v === "number"
+      ? v.toLocaleString("en-US", { maximumFractionDigits: digits })
+      : String(v);
 
 function phaseTable(phases) {
   const rows = phases.map((p) => {
@@ -79,7 +90,12 @@ function phaseTable(phases) {
 
 function answersTable(phases) {
   return phases
-    .map((p) => `- ${p.label}: ${Object.entries(p.answers).map(([k, n]) => `\`${k}\` x${n}`).join(", ")}`)
+    .map(
+      (p) =>
+        `- ${p.label}: ${Object.entries(p.answers)
+          .map(([k, n]) => `\`${k}\` x${n}`)
+          .join(", ")}`,
+    )
     .join("\n");
 }
 
@@ -104,9 +120,15 @@ function report(result, summary) {
   lines.push(`| committed tx/s, 3 nodes, flat out | ${fmt(summary.committed_tx_per_s)} | >= 3,000 |`);
   lines.push(`| ceiling tx/s (verify/s x cores / nodes) | ${fmt(summary.ceiling_tx_per_s)} | |`);
   lines.push(`| achieved / ceiling | ${fmt(summary.ceiling_ratio, 3)} | >= 0.64 |`);
-  lines.push(`| submit-to-commit p50 / p99 at 1,000 tx/s | ${fmt(summary.commit_p50_ms_at_1000, 1)} / ${fmt(summary.commit_p99_ms_at_1000, 1)} ms | p99 <= 100 ms |`);
-  lines.push(`| access check (autocannon, 10 connections) | ${fmt(summary.access_check_req_per_s)} req/s, p99 ${fmt(summary.access_check_p99_ms, 1)} ms | >= 8,000 req/s, p99 <= 2 ms |`);
-  lines.push(`| new node sync of 1M txs | ${summary.sync_1m_s === null ? `n/a: ${summary.sync_1m_s_reason}` : `${summary.sync_1m_s} s`} | <= 60 s |`);
+  lines.push(
+    `| submit-to-commit p50 / p99 at 1,000 tx/s | ${fmt(summary.commit_p50_ms_at_1000, 1)} / ${fmt(summary.commit_p99_ms_at_1000, 1)} ms | p99 <= 100 ms |`,
+  );
+  lines.push(
+    `| access check (autocannon, 10 connections) | ${fmt(summary.access_check_req_per_s)} req/s, p99 ${fmt(summary.access_check_p99_ms, 1)} ms | >= 8,000 req/s, p99 <= 2 ms |`,
+  );
+  lines.push(
+    `| new node sync of 1M txs | ${summary.sync_1m_s === null ? `n/a: ${summary.sync_1m_s_reason}` : `${summary.sync_1m_s} s`} | <= 60 s |`,
+  );
   lines.push(`| bytes on disk per tx | ${fmt(summary.disk_bytes_per_tx)} | <= 600 |`);
   lines.push("");
   lines.push("## Method");
@@ -147,7 +169,9 @@ function report(result, summary) {
   lines.push("| chain txs | audit p50 ms | audit p99 ms | access check p50 ms | access check p99 ms |");
   lines.push("|---|---|---|---|---|");
   for (const r of t.reads ?? []) {
-    lines.push(`| ${fmt(r.chain_txs)} | ${fmt(r.audit_ms.p50, 2)} | ${fmt(r.audit_ms.p99, 2)} | ${fmt(r.access_check_ms.p50, 2)} | ${fmt(r.access_check_ms.p99, 2)} |`);
+    lines.push(
+      `| ${fmt(r.chain_txs)} | ${fmt(r.audit_ms.p50, 2)} | ${fmt(r.audit_ms.p99, 2)} | ${fmt(r.access_check_ms.p50, 2)} | ${fmt(r.access_check_ms.p99, 2)} |`,
+    );
   }
   lines.push("");
   lines.push("![reads](reads.svg)");
@@ -161,25 +185,34 @@ function report(result, summary) {
   }
   lines.push("## Catch-up of a new node");
   lines.push("");
-  lines.push("| chain txs | blocks | leader's snapshot index | vote s | process ready s | caught up s (from spawn) | reached |");
+  lines.push(
+    "| chain txs | blocks | leader's snapshot index | vote s | process ready s | caught up s (from spawn) | reached |",
+  );
   lines.push("|---|---|---|---|---|---|---|");
   for (const k of t.catch_up ?? []) {
     if (k.error !== undefined) {
       lines.push(`| ${fmt(k.chain_txs)} | failed: ${k.error} | | | | | no |`);
       continue;
     }
-    lines.push(`| ${fmt(k.chain_txs)} | ${fmt(k.chain_blocks)} | ${fmt(k.leader_snapshot_index)} | ${k.vote_s} | ${k.process_ready_s} | ${k.catch_up_s} | ${k.reached ? "yes" : `no (height ${k.height_reached})`} |`);
+    lines.push(
+      `| ${fmt(k.chain_txs)} | ${fmt(k.chain_blocks)} | ${fmt(k.leader_snapshot_index)} | ${k.vote_s} | ${k.process_ready_s} | ${k.catch_up_s} | ${k.reached ? "yes" : `no (height ${k.height_reached})`} |`,
+    );
   }
   lines.push("");
   lines.push("## Disk");
   lines.push("");
   lines.push("| node | joined later | chain.db bytes | txs | blocks | bytes/tx |");
   lines.push("|---|---|---|---|---|---|");
-  for (const d of t.disk ?? []) lines.push(`| ${d.node} | ${d.joined_later ? "yes" : "no"} | ${fmt(d.bytes)} | ${fmt(d.txs)} | ${fmt(d.blocks)} | ${fmt(d.bytes_per_tx)} |`);
+  for (const d of t.disk ?? [])
+    lines.push(
+      `| ${d.node} | ${d.joined_later ? "yes" : "no"} | ${fmt(d.bytes)} | ${fmt(d.txs)} | ${fmt(d.blocks)} | ${fmt(d.bytes_per_tx)} |`,
+    );
   const tables = (t.disk ?? [])[0]?.tables;
   if (tables) {
     lines.push("");
-    lines.push(`Largest tables and indexes of node 0 (dbstat): ${tables.map((x) => `${x.name} ${fmt(x.bytes)}`).join(", ")}.`);
+    lines.push(
+      `Largest tables and indexes of node 0 (dbstat): ${tables.map((x) => `${x.name} ${fmt(x.bytes)}`).join(", ")}.`,
+    );
   }
   lines.push("");
   if ((result.scale ?? []).length > 0) {
@@ -198,19 +231,26 @@ function report(result, summary) {
     for (const role of ["leader", "follower"]) {
       const p = result.profile[role];
       if (!p) continue;
-      lines.push(`## CPU profile of the ${role} (node --cpu-prof, ${result.plan.profile_duration_ms / 1000} s flat out, ${fmt(result.profile.committed_tx_per_s_under_profiler)} tx/s under the profiler)`);
+      lines.push(
+        `## CPU profile of the ${role} (node --cpu-prof, ${result.plan.profile_duration_ms / 1000} s flat out, ${fmt(result.profile.committed_tx_per_s_under_profiler)} tx/s under the profiler)`,
+      );
       lines.push("");
       lines.push(`Busy ${fmt(p.busy_ms)} of ${fmt(p.total_ms)} ms (idle ${p.idle_pct}%). Top self time:`);
       lines.push("");
       lines.push("| # | function | where | self ms | % of busy |");
       lines.push("|---|---|---|---|---|");
-      p.top.forEach((f, i) => lines.push(`| ${i + 1} | \`${f.function}\` | ${f.location} | ${fmt(f.self_ms)} | ${f.self_pct_of_busy} |`));
+      p.top.forEach((f, i) => {
+        lines.push(
+          `| ${i + 1} | \`${f.function}\` | ${f.location} | ${fmt(f.self_ms)} | ${f.self_pct_of_busy} |`,
+        );
+      });
       lines.push("");
       lines.push("Inclusive time of the project's own functions (packages/*):");
       lines.push("");
       lines.push("| function and where | total ms | % of busy |");
       lines.push("|---|---|---|");
-      for (const f of p.top_inclusive_own_code ?? []) lines.push(`| \`${f.function}\` | ${fmt(f.total_ms)} | ${f.pct_of_busy} |`);
+      for (const f of p.top_inclusive_own_code ?? [])
+        lines.push(`| \`${f.function}\` | ${fmt(f.total_ms)} | ${f.pct_of_busy} |`);
       lines.push("");
     }
   }
@@ -229,17 +269,48 @@ function charts(result) {
     y_label: "committed tx/s",
     x_max: max_x,
     series: [
-      { name: "ideal (committed = offered)", points: [[0, 0], [max_x, max_x]], dashed: true, color: "#999" },
-      { name: `ceiling ${ceiling}`, points: [[0, ceiling], [max_x, ceiling]], dashed: true, color: "#c33" },
-      { name: "open loop", points: open.map((p) => [p.offered_tx_per_s, p.committed_tx_per_s]), color: "#1f6fb2" },
+      {
+        name: "ideal (committed = offered)",
+        points: [
+          [0, 0],
+          [max_x, max_x],
+        ],
+        dashed: true,
+        color: "#999",
+      },
+      // The ceiling is drawn only when it is on the same scale as the data; else named in the legend.
+      ceiling <= 1.5 * max_x
+        ? {
+            name: `ceiling ${ceiling} tx/s`,
+            points: [
+              [0, ceiling],
+              [max_x, ceiling],
+            ],
+            dashed: true,
+            color: "#c33",
+          }
+        : { name: `ceiling ${ceiling} tx/s (off the chart)`, points: [], dashed: true, color: "#c33" },
+      {
+        name: "open loop",
+        points: open.map((p) => [p.offered_tx_per_s, p.committed_tx_per_s]),
+        color: "#1f6fb2",
+      },
       ...(saturation
-        ? [{ name: "flat out", points: [[saturation.sent_per_s, saturation.committed_tx_per_s]], color: "#e08a00", square: true }]
+        ? [
+            {
+              name: "flat out",
+              points: [[saturation.sent_per_s, saturation.committed_tx_per_s]],
+              color: "#e08a00",
+              square: true,
+            },
+          ]
         : []),
     ],
   });
   const labels = [...open.map((p) => String(p.offered_tx_per_s)), ...(saturation ? ["flat out"] : [])];
   const latency_phases = [...open, ...(saturation ? [saturation] : [])];
-  const pick = (key) => latency_phases.map((p, i) => [i, p.commit_latency_ms[key]]).filter(([, v]) => v !== null);
+  const pick = (key) =>
+    latency_phases.map((p, i) => [i, p.commit_latency_ms[key]]).filter(([, v]) => v !== null);
   const latency = lineChart({
     title: "Submit-to-commit latency (3 nodes)",
     x_label: "offered tx/s",
@@ -260,9 +331,23 @@ function charts(result) {
     y_label: "ms",
     series: [
       { name: "audit trail p50", points: reads.map((r) => [r.chain_txs, r.audit_ms.p50]), color: "#1f6fb2" },
-      { name: "audit trail p99", points: reads.map((r) => [r.chain_txs, r.audit_ms.p99]), color: "#1f6fb2", dashed: true },
-      { name: "access check p50", points: reads.map((r) => [r.chain_txs, r.access_check_ms.p50]), color: "#e08a00" },
-      { name: "access check p99", points: reads.map((r) => [r.chain_txs, r.access_check_ms.p99]), color: "#e08a00", dashed: true },
+      {
+        name: "audit trail p99",
+        points: reads.map((r) => [r.chain_txs, r.audit_ms.p99]),
+        color: "#1f6fb2",
+        dashed: true,
+      },
+      {
+        name: "access check p50",
+        points: reads.map((r) => [r.chain_txs, r.access_check_ms.p50]),
+        color: "#e08a00",
+      },
+      {
+        name: "access check p99",
+        points: reads.map((r) => [r.chain_txs, r.access_check_ms.p99]),
+        color: "#e08a00",
+        dashed: true,
+      },
     ],
   });
   const timeline = lineChart({
@@ -277,7 +362,12 @@ function charts(result) {
         color: ["#1f6fb2", "#2a9d55", "#7b4fb2", "#e08a00"][i % 4],
       })),
   });
-  return { "throughput.svg": throughput, "latency.svg": latency, "reads.svg": reads_chart, "timeline.svg": timeline };
+  return {
+    "throughput.svg": throughput,
+    "latency.svg": latency,
+    "reads.svg": reads_chart,
+    "timeline.svg": timeline,
+  };
 }
 
 export function writeOutputs(dir, result) {

@@ -4,7 +4,7 @@
 // SVG charts in bench/results/. Usage: node bench/src/run.mjs [--quick] [--no-profile] [--out DIR].
 // Method and caveats are written into the report itself (bench/results/report.md).
 import { spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -356,7 +356,9 @@ function runAutocannon(url, duration_s) {
     child.stdout.on("data", (chunk) => {
       out += chunk;
     });
-    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim())) : reject(new Error("autocannon"))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve(JSON.parse(out.trim())) : reject(new Error("autocannon")),
+    );
   });
 }
 
@@ -387,7 +389,10 @@ async function joinNodeOnce(cluster, leader, index, chain_txs) {
   await waitForEmptyMempools(cluster, plan.catch_up_max_ms);
   await client.commit(proposal, { timeoutMs: 120_000 });
   for (let founder = 1; founder < cluster.founders; founder++) {
-    const vote = txs.memberVote(identityOf(cluster.members[founder]), { proposal: fromHex(proposal.id), approve: true });
+    const vote = txs.memberVote(identityOf(cluster.members[founder]), {
+      proposal: fromHex(proposal.id),
+      approve: true,
+    });
     await client.commit(vote, { timeoutMs: 120_000 }).catch(() => undefined); // a vote after the majority is rejected: fine
   }
   const vote_s = (now_ms() - vote_start) / 1000;
@@ -448,7 +453,15 @@ function diskUsage(cluster) {
     const bytes = readdirSync(dir)
       .filter((name) => name.startsWith("chain.db"))
       .reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
-    nodes.push({ node: i, joined_later: i >= cluster.founders, bytes, txs, blocks, bytes_per_tx: txs === 0 ? null : Math.round(bytes / txs), tables });
+    nodes.push({
+      node: i,
+      joined_later: i >= cluster.founders,
+      bytes,
+      txs,
+      blocks,
+      bytes_per_tx: txs === 0 ? null : Math.round(bytes / txs),
+      tables,
+    });
   }
   return nodes;
 }
@@ -487,7 +500,8 @@ async function main() {
     cores: result.machine.nproc,
     nodes: 3,
     ceiling_tx_per_s: Math.round((verify_per_s * result.machine.nproc) / 3),
-    formula: "verify/s (one core, node:crypto, cached KeyObject) x cores / nodes: each tx is verified once per node",
+    formula:
+      "verify/s (one core, node:crypto, cached KeyObject) x cores / nodes: each tx is verified once per node",
   };
   log("ceiling", result.ceiling);
 
@@ -533,12 +547,18 @@ async function main() {
       while (chain_txs < target) {
         const fill = await runPhase(cluster, workload, {
           mode: "closed",
-          duration_ms: Math.min(60_000, Math.max(10_000, ((target - chain_txs) / Math.max(saturation.committed_tx_per_s, 200)) * 1000)),
+          duration_ms: Math.min(
+            60_000,
+            Math.max(10_000, ((target - chain_txs) / Math.max(saturation.committed_tx_per_s, 200)) * 1000),
+          ),
           warmup_ms: 0,
           label: `prefill to ${target}`,
         });
         chain_txs += fill.committed_total;
-        result.three_nodes.prefill = [...(result.three_nodes.prefill ?? []), { chain_txs, committed_tx_per_s: fill.committed_tx_per_s, nodes: fill.nodes }];
+        result.three_nodes.prefill = [
+          ...(result.three_nodes.prefill ?? []),
+          { chain_txs, committed_tx_per_s: fill.committed_tx_per_s, nodes: fill.nodes },
+        ];
         log("prefill", chain_txs, "txs", fill.committed_tx_per_s, "tx/s");
         if (fill.committed_total === 0) break;
       }
@@ -559,7 +579,10 @@ async function main() {
     result.three_nodes.disk = diskUsage(cluster);
     await cluster.destroy();
   }
-  log("disk", result.three_nodes.disk.map((d) => d.bytes_per_tx));
+  log(
+    "disk",
+    result.three_nodes.disk.map((d) => d.bytes_per_tx),
+  );
 
   // 5. Scale: 5 and 7 nodes, flat out.
   result.scale = [];
@@ -614,7 +637,8 @@ async function profileRun() {
     const file = readdirSync(dir).find((name) => name.endsWith(".cpuprofile"));
     return file === undefined ? null : analyzeProfile(JSON.parse(readFileSync(join(dir, file), "utf8")));
   });
-  rmSync(profile_root, { recursive: true, force: true });
+  if (args.includes("--keep-profiles")) log(`profiles kept in ${profile_root}`);
+  else rmSync(profile_root, { recursive: true, force: true });
   const follower = [0, 1, 2].find((i) => i !== leader);
   return {
     phase: phase.label,
@@ -627,17 +651,17 @@ async function profileRun() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.on(signal, () => {
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    process.on(signal, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
+  main().catch((error) => {
+    console.error(error);
     killAll();
-    process.exit(130);
+    process.exit(1);
   });
-}
-main().catch((error) => {
-  console.error(error);
-  killAll();
-  process.exit(1);
-});
 }
 
 export { joinNode, runPhase, setupWorkload, startCluster };

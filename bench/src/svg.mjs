@@ -3,7 +3,8 @@ const width = 720;
 const height = 400;
 const margin = { left: 70, right: 20, top: 40, bottom: 90 };
 
-const escape = (text) => String(text).replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+const escapeXml = (text) =>
+  String(text).replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 
 function niceTicks(max, count = 5) {
   if (max <= 0) return [0, 1];
@@ -47,26 +48,32 @@ export function lineChart(options) {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
   );
   parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-  parts.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escape(options.title)}</text>`);
+  parts.push(
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`,
+  );
   for (const t of y_ticks) {
     const y = y_of(t);
     parts.push(`<line x1="${margin.left}" x2="${width - margin.right}" y1="${y}" y2="${y}" stroke="#eee"/>`);
-    parts.push(`<text x="${margin.left - 6}" y="${y + 4}" text-anchor="end">${t.toLocaleString("en-US")}</text>`);
+    parts.push(
+      `<text x="${margin.left - 6}" y="${y + 4}" text-anchor="end">${t.toLocaleString("en-US")}</text>`,
+    );
   }
   for (const t of x_ticks) {
     const x = x_of(t);
     const label = categorical ? options.x_categories[t] : t.toLocaleString("en-US");
     parts.push(`<line x1="${x}" x2="${x}" y1="${margin.top}" y2="${margin.top + plot_h}" stroke="#f4f4f4"/>`);
-    parts.push(`<text x="${x}" y="${margin.top + plot_h + 16}" text-anchor="middle">${escape(label)}</text>`);
+    parts.push(
+      `<text x="${x}" y="${margin.top + plot_h + 16}" text-anchor="middle">${escapeXml(label)}</text>`,
+    );
   }
   parts.push(
     `<rect x="${margin.left}" y="${margin.top}" width="${plot_w}" height="${plot_h}" fill="none" stroke="#444"/>`,
   );
   parts.push(
-    `<text x="${margin.left + plot_w / 2}" y="${margin.top + plot_h + 36}" text-anchor="middle">${escape(options.x_label)}</text>`,
+    `<text x="${margin.left + plot_w / 2}" y="${margin.top + plot_h + 36}" text-anchor="middle">${escapeXml(options.x_label)}</text>`,
   );
   parts.push(
-    `<text transform="translate(16 ${margin.top + plot_h / 2}) rotate(-90)" text-anchor="middle">${escape(options.y_label)}</text>`,
+    `<text transform="translate(16 ${margin.top + plot_h / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.y_label)}</text>`,
   );
   options.series.forEach((s) => {
     const points = s.points.filter(([, y]) => y !== null && Number.isFinite(y));
@@ -96,7 +103,7 @@ export function lineChart(options) {
     parts.push(
       `<line x1="${x}" x2="${x + 22}" y1="${y - 4}" y2="${y - 4}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`,
     );
-    parts.push(`<text x="${x + 28}" y="${y}">${escape(s.name)}</text>`);
+    parts.push(`<text x="${x + 28}" y="${y}">${escapeXml(s.name)}</text>`);
   });
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;
