@@ -66,9 +66,7 @@ const converge_timeout_ms = 60_000;
  * `--nemeses disk-full` runs it.
  */
 export function defaultNemeses(): string[] {
-  return allNemeses({ leaderKillPeriodMs: [0, 0] })
-    .map((nemesis) => nemesis.name)
-    .filter((name) => name !== "disk-full");
+  return allNemeses({ leaderKillPeriodMs: [0, 0] }).map((nemesis) => nemesis.name);
 }
 
 export function lastLine(report: ChaosReport): string {
