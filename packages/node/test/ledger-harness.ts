@@ -12,7 +12,7 @@ import {
   type UnsignedTx,
   utf8,
 } from "@medledger/protocol";
-import { nodeSigner } from "@medledger/protocol/node";
+import { nodeSigner, nodeVerifier } from "@medledger/protocol/node";
 import { ManualClock } from "../src/ledger/clock.js";
 import { LedgerNode, type LedgerTransport } from "../src/ledger/ledger-node.js";
 import { type LedgerStore, MemoryLedgerStore } from "../src/ledger/store.js";
@@ -143,6 +143,7 @@ export class Cluster {
       store: this.storeOf(this.genesis),
       transport: this.hub.transport(signer.did),
       clock: this.clock,
+      verifier: nodeVerifier,
       tickMs: 100,
       ...this.nodeOptions,
     });

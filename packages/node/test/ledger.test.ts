@@ -19,6 +19,7 @@ import {
 import { encode } from "cborg";
 import { afterEach, describe, expect, it } from "vitest";
 import { NodeError } from "../src/errors.js";
+import { ledgerLimits } from "../src/ledger/index.js";
 import type { LedgerNode } from "../src/ledger/ledger-node.js";
 import { SqliteLedgerStore } from "../src/ledger/sqlite-store.js";
 import { MemoryLedgerStore } from "../src/ledger/store.js";
@@ -138,6 +139,50 @@ describe("LedgerNode gossip", () => {
     c.hub.heal();
     c.runUntil(() => c.nodes.every((node) => node.status().height === 1), 10_000);
     expect(c.nodes.every((node) => node.mempool.size === 0)).toBe(true);
+  });
+});
+
+describe("LedgerNode blocks near the proposal limit", () => {
+  it("shrinks a block whose transactions and results exceed one proposal, and commits a large burst", () => {
+    const c = new Cluster(3);
+    cluster = c;
+    c.start();
+    c.runUntil(() => c.leader() !== null);
+    const leader = c.leader() as LedgerNode;
+    // 2,100 consent grants of about 600 bytes each: more than one proposal (1 MiB) holds with results.
+    const count = 2_100;
+    for (let n = 0; n < count; n++) {
+      const patient = signerOf(`burst-${n}`);
+      leader.submit(
+        c.tx("consent.grant", patient, {
+          grantee: leader.id,
+          categories: [
+            "allergies",
+            "medications",
+            "problems",
+            "labs",
+            "imaging",
+            "immunizations",
+            "procedures",
+          ],
+          records: [],
+          purposes: ["TREAT", "ETREAT", "HPAYMT", "HOPERAT", "HRESCH", "PUBHLTH"],
+          notBefore: c.clock.now(),
+          expires: c.clock.now() + 86_400_000,
+        }),
+      );
+    }
+    c.runUntil(() => c.nodes.every((node) => node.mempool.size === 0), 60_000);
+    const heights = leader.status().height;
+    expect(heights).toBeGreaterThanOrEqual(2); // one proposal could not hold them all
+    let total = 0;
+    for (let height = 1; height <= heights; height++) {
+      const stored = leader.committedBlock(height);
+      expect(stored?.encoded.length ?? 0).toBeLessThanOrEqual(ledgerLimits.ledger_block_bytes_max);
+      total += stored?.block.txs.length ?? 0;
+    }
+    expect(total).toBe(count);
+    c.runUntil(() => new Set(c.nodes.map((node) => chainOf(node).join())).size === 1);
   });
 });
 

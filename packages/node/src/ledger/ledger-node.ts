@@ -56,11 +56,14 @@ import { type Logger, silentLogger } from "../logger.js";
 import { type Clock, systemClock } from "./clock.js";
 import { decodeGossipBatch, encodeGossipBatch } from "./gossip-batch.js";
 import {
+  block_fit_attempts_max,
+  block_fit_margin,
   block_time_drift_max_ms,
   gossip_batch_delay_ms,
   gossip_batch_txs_max,
   ledger_block_bytes_max,
   ledger_block_txs_max,
+  propose_backoff_ms,
   regossip_interval_ms,
   regossip_txs_max,
   snapshot_every_entries_default,
@@ -70,10 +73,10 @@ import {
   storage_retry_ms,
   verified_blocks_max,
 } from "./limits.js";
-import { type AddOutcome, Mempool } from "./mempool.js";
+import { type AddOutcome, Mempool, type PendingTx } from "./mempool.js";
 import { decodeSnapshotData } from "./snapshot-data.js";
 import { fetchState, StateServer } from "./state-transfer.js";
-import type { CommittedTx, LedgerStore } from "./store.js";
+import type { CommittedTx, LedgerStore, LedgerTip } from "./store.js";
 import { decodeRaftMessage, encodeRaftMessage } from "./wire.js";
 
 /** How the ledger reaches its peers; peers are named by their node DIDs. */
@@ -166,6 +169,8 @@ export class LedgerNode {
   private stopGossipTimer: (() => void) | null = null;
   private stopRegossipTimer: (() => void) | null = null;
   private scheduled = false;
+  /** No block is proposed before this time (after the core refused one). */
+  private proposeBackoffUntil = 0;
   /** A Ready whose writes failed on a full disk, retried every storage_retry_ms. */
   private stalled: Ready | null = null;
   private stalledSince: number | null = null;
@@ -721,6 +726,7 @@ export class LedgerNode {
   }
 
   private proposeBlock(term: number, index: number): boolean {
+    if (this.clock.now() < this.proposeBackoffUntil) return false;
     const tip = this.store.tip();
     const time = Math.max(this.clock.now(), tip.time);
     const pending = this.mempool.take({
@@ -728,11 +734,31 @@ export class LedgerNode {
       txsMax: ledger_block_txs_max,
       bytesMax: ledger_block_bytes_max,
     });
-    const txs = pending.filter((tx) => !this.store.state.hasSeen(tx.id));
+    let txs = pending.filter((tx) => !this.store.state.hasSeen(tx.id));
     if (txs.length < pending.length) {
       this.mempool.removeIds(pending.filter((tx) => !txs.includes(tx)).map((tx) => tx.id));
     }
-    if (txs.length === 0) return false;
+    // The block carries results too: when its encoding is over the proposal limit, keep the share of
+    // the transactions that fits (with a margin) and build it again.
+    for (let attempt = 0; txs.length > 0 && attempt < block_fit_attempts_max; attempt++) {
+      const built = this.buildBlock(tip, time, term, index, txs);
+      if (built === null) return false;
+      if (built.encoded.length <= ledger_block_bytes_max) return this.propose(built, term, index);
+      invariant(txs.length > 1, "a block of one transaction fits a proposal");
+      const share = (ledger_block_bytes_max / built.encoded.length) * block_fit_margin;
+      txs = txs.slice(0, Math.max(1, Math.min(txs.length - 1, Math.floor(txs.length * share))));
+    }
+    return false;
+  }
+
+  /** Executes `txs` on a throwaway copy of the state and builds the signed block; null on a full disk. */
+  private buildBlock(
+    tip: LedgerTip,
+    time: number,
+    term: number,
+    index: number,
+    txs: readonly PendingTx[],
+  ): { block: Block; encoded: Uint8Array } | null {
     let outcome: BlockOutcome;
     try {
       outcome = this.store.dryRun((state) =>
@@ -745,7 +771,7 @@ export class LedgerNode {
         }),
       );
     } catch (error) {
-      if (hasNodeErrorCode(error, "STORAGE_FULL")) return false; // no room even to try: the next tick may
+      if (hasNodeErrorCode(error, "STORAGE_FULL")) return null; // no room even to try: a later tick may
       throw error;
     }
     const header: BlockHeader = {
@@ -767,15 +793,23 @@ export class LedgerNode {
       txs: txs.map((tx) => tx.signed),
       results: outcome.results,
     };
+    return { block, encoded: encodeBlock(block) };
+  }
+
+  /** Hands a built block to Raft; a refused proposal backs off instead of being rebuilt at once. */
+  private propose(built: { block: Block; encoded: Uint8Array }, term: number, index: number): boolean {
+    const header = built.block.header;
     try {
-      const proposed = this.rawNode.propose(encodeBlock(block));
+      const proposed = this.rawNode.propose(built.encoded);
       invariant(proposed.index === index && proposed.term === term, "a block lands where it was built for");
-      this.rememberVerifiedBlock(blockHash(header));
     } catch (error) {
-      if (error instanceof RaftError && error.code !== "INVARIANT") return false; // e.g. dropped: stays in the mempool
-      throw error;
+      if (!(error instanceof RaftError) || error.code === "INVARIANT") throw error;
+      this.proposeBackoffUntil = this.clock.now() + propose_backoff_ms; // the transactions stay waiting
+      this.logger.warn("the consensus core refused a block", { code: error.code, height: header.height });
+      return false;
     }
-    this.logger.debug("proposed a block", { height: header.height, txs: txs.length });
+    this.rememberVerifiedBlock(blockHash(header));
+    this.logger.debug("proposed a block", { height: header.height, txs: built.block.txs.length });
     return true;
   }
 

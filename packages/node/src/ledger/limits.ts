@@ -16,6 +16,12 @@ export const raft_message_entries_max = 4096;
 export const raft_context_bytes_max = 256;
 /** Largest encoded block the leader proposes: one Raft proposal, less a margin. */
 export const ledger_block_bytes_max = Math.min(block_bytes_max, proposal_bytes_max) - 4 * KiB;
+/** Most times the leader shrinks a block whose encoding (with results) is over the proposal limit. */
+export const block_fit_attempts_max = 8;
+/** The share of the fitting estimate a shrunk block keeps (room for results of other sizes). */
+export const block_fit_margin = 0.9;
+/** How long a leader waits after the consensus core refused a block before it builds another. */
+export const propose_backoff_ms = 100;
 /** Most transactions the leader puts in one block. */
 export const ledger_block_txs_max = Math.min(block_txs_max, 2048);
 /** Most transactions waiting in the mempool. */
