@@ -48,7 +48,13 @@ export interface NodeOptions {
    * Serve the HTTP API (and open the vault, dataDir/vault.db). The admin token defaults to the one in
    * dataDir/admin.token, generated (mode 0600) when absent. Port 0 picks a free port.
    */
-  readonly api?: { readonly host: string; readonly port: number; readonly adminToken?: string };
+  readonly api?: {
+    readonly host: string;
+    readonly port: number;
+    readonly adminToken?: string;
+    /** Requests per window per client address (default: the API's named limits). */
+    readonly rateLimit?: { readonly max: number; readonly windowMs: number };
+  };
 }
 
 /** A running node. */
@@ -126,6 +132,7 @@ export async function startNode(options: NodeOptions): Promise<MedledgerNode> {
           host: options.api.host,
           port: options.api.port,
           adminToken: options.api.adminToken ?? loadOrCreateAdminToken(options.dataDir),
+          ...(options.api.rateLimit === undefined ? {} : { rateLimit: options.api.rateLimit }),
           vault,
           logger,
           ...(options.clock === undefined ? {} : { now: () => (options.clock as Clock).now() }),
