@@ -6,18 +6,25 @@
 import {
   type AuditRow,
   applyBlock,
-  CATEGORIES,
   type ConsentRow,
   type Did,
-  type Hash,
   MemoryStateStore,
   type StateStore,
-  type TxBodies,
-  type TxKind,
   toHex,
 } from "@medledger/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import {
+  buildTx,
+  GUARDIANS,
+  KEYS,
+  MEMBERS,
+  NEWCOMERS,
+  PATIENTS,
+  PROVIDERS,
+  program,
+  RECORDS,
+} from "../../protocol/test/random-program.js";
 import {
   DAY,
   did,
@@ -30,127 +37,6 @@ import {
 } from "../../protocol/test/rules-fixtures.js";
 import { openChainDb } from "../src/storage/index.js";
 import { STATE_SQL, type StateStatement } from "../src/storage/state-store.js";
-
-const MEMBERS = [did("m0"), did("m1"), did("m2")];
-const PROVIDERS = [did("p0"), did("p1"), did("p2")];
-const PATIENTS = [did("pa"), did("pb")];
-const GUARDIANS = [did("g0"), did("g1"), did("g2")];
-const KEYS = [did("k0"), did("k1"), did("k2"), did("k3")];
-const RECORDS = ["r0", "r1", "r2", "r3"];
-const NEWCOMERS = [did("m3"), did("m4")];
-const SOME_CATEGORIES = ["labs", "notes", "mental-health"] as const;
-const SOME_PURPOSES = ["TREAT", "ETREAT"] as const;
-
-const step = fc.record({
-  kind: fc.integer({ min: 0, max: 15 }),
-  a: fc.nat(7),
-  b: fc.nat(7),
-  c: fc.nat(12),
-  d: fc.nat(5),
-  flag: fc.boolean(),
-});
-type Step = typeof step extends fc.Arbitrary<infer T> ? T : never;
-
-const program = fc.array(
-  fc.record({ steps: fc.array(step, { maxLength: 12 }), advanceMs: fc.constantFrom(0, 1000, HOUR, DAY) }),
-  { minLength: 1, maxLength: 12 },
-);
-
-function pick<T>(list: readonly T[], index: number): T {
-  return list[index % list.length] as T;
-}
-
-/** The transaction of `s` at the chain's time (the same shape as the protocol's determinism test). */
-function buildTx(chain: TestChain, s: Step, history: Tx[]): Tx {
-  const time = chain.time + 1;
-  const keyOf = (signer: Did) => chain.store.getIdentity(signer)?.key ?? signer;
-  const make = <K extends TxKind>(kind: K, signer: Did, body: TxBodies[K], cosigners: Did[] = []) =>
-    makeTx(time, kind, signer, body, {
-      key: keyOf(signer),
-      cosigners: cosigners.map((cosigner) => [cosigner, keyOf(cosigner)] as [Did, Did]),
-    });
-  const member = pick(MEMBERS, s.a);
-  const provider = pick(PROVIDERS, s.a);
-  const patient = pick(PATIENTS, s.b);
-  const category = pick(SOME_CATEGORIES, s.c);
-  const purpose = pick(SOME_PURPOSES, s.d);
-  const earlier = (kind: TxKind): Hash =>
-    pick(
-      history.filter((tx) => tx.signed.tx.kind === kind),
-      s.c,
-    )?.id ?? hashOf("none");
-  switch (s.kind) {
-    case 0:
-      return make("provider.register", member, {
-        provider: pick(PROVIDERS, s.b),
-        licenseHash: hashOf(`l${s.c}`),
-      });
-    case 1:
-      return make("provider.suspend", member, { provider: pick(PROVIDERS, s.b), reason: "review" });
-    case 2:
-      return make("patient.register", patient, {});
-    case 3:
-      return make("patient.set-guardians", patient, {
-        guardians: GUARDIANS.slice(0, 1 + (s.c % 3)),
-        threshold: 1 + (s.d % 2),
-      });
-    case 4:
-      return make("patient.set-emergency-scope", patient, {
-        categories: [category, pick(CATEGORIES, s.c + 9)],
-      });
-    case 5:
-      return make("key.rotate", s.flag ? patient : provider, { newKey: pick(KEYS, s.c) });
-    case 6:
-      return make(
-        "key.recover",
-        pick(GUARDIANS, s.a),
-        { patient, newKey: pick(KEYS, s.c) },
-        s.flag ? [pick(GUARDIANS, s.a + 1)] : [],
-      );
-    case 7:
-      return make("record.anchor", provider, {
-        record: pick(RECORDS, s.c),
-        patient,
-        category,
-        format: "Observation",
-        contentHash: hashOf(`c${s.c}`),
-      });
-    case 8:
-      return make("consent.grant", patient, {
-        grantee: s.flag ? member : provider,
-        categories: s.d === 0 ? [] : SOME_CATEGORIES.slice(0, 1 + (s.c % 3)),
-        records: s.d === 0 ? [pick(RECORDS, s.c)] : [],
-        purposes: s.d % 2 === 1 ? [...SOME_PURPOSES] : [purpose],
-        notBefore: time + (s.a % 2) * HOUR,
-        expires: time + (1 + s.b) * HOUR,
-      });
-    case 9:
-      return make("consent.revoke", patient, { consent: earlier("consent.grant") });
-    case 10:
-    case 11:
-      return make("access.log", provider, {
-        patient,
-        category,
-        purpose: s.flag ? "ETREAT" : purpose,
-        ...(s.d === 0 ? { record: pick(RECORDS, s.c) } : {}),
-      });
-    case 12:
-      return make("emergency.declare", provider, { patient, reason: "ER", durationMs: (1 + s.b) * HOUR });
-    case 13:
-      return make("record.erase", patient, { record: pick(RECORDS, s.c) });
-    case 14:
-      return s.flag
-        ? make("member.vote", member, { proposal: earlier("member.propose"), approve: s.d !== 0 })
-        : make("member.propose", member, {
-            action: s.d % 3 === 0 ? "remove" : "add",
-            member: s.d % 3 === 0 ? pick(MEMBERS, s.b) : pick(NEWCOMERS, s.b),
-            nodes: s.d % 3 === 0 ? [] : [did(`node-${s.b % 2}`)],
-            deadline: time + DAY,
-          });
-    default:
-      return pick(history, s.c) ?? make("patient.register", patient, {});
-  }
-}
 
 /** Every query of the StateStore interface over the program's actors, paged with small pages. */
 function queries(store: StateStore, time: number, history: Tx[]): unknown {
