@@ -8,6 +8,8 @@
 import { bytesEqual, concatBytes, fromHex, sha256, toHex, utf8 } from "./bytes.js";
 import { didToPublicKey, parseDid } from "./did.js";
 import {
+  cborArrayItems,
+  cborMapValue,
   decodeCanonical,
   encodeCanonical,
   readBoolean,
@@ -24,6 +26,7 @@ import {
   hash_bytes,
   result_code_bytes_max,
   signature_bytes,
+  tx_bytes_max,
 } from "./limits.js";
 import { merkleRoot } from "./merkle.js";
 import type { Signer, Verifier } from "./signer.js";
@@ -36,6 +39,7 @@ import {
   signedTxDigest,
   txFromJson,
   txId,
+  txIdOfEncoding,
   txToJson,
   verifyTxSignatures,
 } from "./tx.js";
@@ -201,15 +205,115 @@ export function parseBlock(value: unknown, field = "block"): Block {
 /** Canonical encoding of a validated Block (bounded by block_bytes_max; each transaction by tx_bytes_max). */
 export function encodeBlock(block: Block): Uint8Array {
   const parsed = parseBlock(block);
-  for (const tx of parsed.txs) encodeSignedTx(tx);
-  return encodeCanonical(parsed, { bytesMax: block_bytes_max, field: "block" });
+  return encodeBlockWithTxs(parsed, parsed.txs.map(encodeSignedTx));
+}
+
+const BLOCK_KEYS = ["sig", "txs", "header", "results"] as const;
+/** The block map's keys in canonical order (by their encodings), each with its encoding. */
+const BLOCK_KEY_ORDER = BLOCK_KEYS.map((key) => ({
+  key,
+  encoded: encodeCanonical(key, { bytesMax: 16, field: "key" }),
+})).sort((left, right) => compareEncodings(left.encoded, right.encoded));
+
+/**
+ * Canonical encoding of `block` whose transactions are already encoded: `txEncodings[i]` must be the
+ * canonical encoding of `block.txs[i]` (as the mempool holds it). Canonical CBOR embeds each part's
+ * encoding, so the block is assembled without encoding a transaction again; encodeBlock gives the same
+ * bytes (tested).
+ */
+export function encodeBlockWithTxs(block: Block, txEncodings: readonly Uint8Array[]): Uint8Array {
+  invariant(txEncodings.length === block.txs.length, "one encoding per transaction");
+  if (block.txs.length > block_txs_max || block.results.length !== block.txs.length) {
+    throw blockError("a block has at most block_txs_max transactions and one result each", "txs");
+  }
+  txEncodings.forEach((encoding, index) => {
+    if (encoding.length > tx_bytes_max) {
+      throw new ProtocolError(
+        "ENCODING_TOO_LARGE",
+        `block.txs[${index}] is larger than ${tx_bytes_max} bytes`,
+        {
+          field: `block.txs[${index}]`,
+        },
+      );
+    }
+  });
+  const bounds = { bytesMax: block_bytes_max, field: "block" };
+  const values: Record<(typeof BLOCK_KEYS)[number], Uint8Array[]> = {
+    sig: [encodeCanonical(readFixedBytes(block.sig, "block.sig", signature_bytes), bounds)],
+    txs: [arrayHead(txEncodings.length), ...txEncodings],
+    header: [encodeBlockHeader(block.header)],
+    results: [
+      encodeCanonical(
+        block.results.map((result, index) => parseTxResult(result, `block.results[${index}]`)),
+        bounds,
+      ),
+    ],
+  };
+  const parts: Uint8Array[] = [Uint8Array.of(0xa0 | BLOCK_KEYS.length)];
+  for (const { key, encoded } of BLOCK_KEY_ORDER) parts.push(encoded, ...values[key]);
+  const total = parts.reduce((sum, part) => sum + part.length, 0);
+  if (total > block_bytes_max) {
+    throw new ProtocolError("ENCODING_TOO_LARGE", `block is ${total} bytes, more than ${block_bytes_max}`, {
+      field: "block",
+    });
+  }
+  return concatBytes(...parts);
+}
+
+/** The canonical head of an array of `count` items (count < 2^16, as block_txs_max is). */
+function arrayHead(count: number): Uint8Array {
+  invariant(count < 65_536, "an array head of at most two length bytes");
+  if (count < 24) return Uint8Array.of(0x80 | count);
+  if (count < 256) return Uint8Array.of(0x98, count);
+  return Uint8Array.of(0x99, count >> 8, count & 0xff);
+}
+
+function compareEncodings(left: Uint8Array, right: Uint8Array): number {
+  const length = Math.min(left.length, right.length);
+  for (let index = 0; index < length; index++) {
+    const difference = (left[index] as number) - (right[index] as number);
+    if (difference !== 0) return difference;
+  }
+  return left.length - right.length;
+}
+
+/** A decoded block with what checking and storing it needs, taken from its bytes without re-encoding. */
+export interface DecodedBlock {
+  readonly block: Block;
+  /** The canonical encoding of each signed transaction, in block order (views into the block's bytes). */
+  readonly txEncodings: readonly Uint8Array[];
+  /** Each transaction's id, in block order. */
+  readonly ids: readonly Hash[];
 }
 
 /** The Block encoded in `bytes` (same bounds as encodeBlock). */
 export function decodeBlock(bytes: Uint8Array): Block {
+  return decodeWithTxs(bytes).block;
+}
+
+/** The Block encoded in `bytes` with its transactions' encodings and ids (same bounds as encodeBlock). */
+export function decodeBlockParts(bytes: Uint8Array): DecodedBlock {
+  const { block, txEncodings } = decodeWithTxs(bytes);
+  return { block, txEncodings, ids: txEncodings.map(txIdOfEncoding) };
+}
+
+function decodeWithTxs(bytes: Uint8Array): { block: Block; txEncodings: Uint8Array[] } {
   const block = parseBlock(decodeCanonical(bytes, { bytesMax: block_bytes_max, field: "block" }));
-  for (const tx of block.txs) encodeSignedTx(tx); // each transaction within tx_bytes_max
-  return block;
+  const range = cborMapValue(bytes, 0, "txs");
+  invariant(range !== null, "a parsed block has transactions");
+  const txEncodings = cborArrayItems(bytes, range[0]).map(([start, end], index) => {
+    if (end - start > tx_bytes_max) {
+      throw new ProtocolError(
+        "ENCODING_TOO_LARGE",
+        `block.txs[${index}] is larger than ${tx_bytes_max} bytes`,
+        {
+          field: `block.txs[${index}]`,
+        },
+      );
+    }
+    return bytes.subarray(start, end);
+  });
+  return { block, txEncodings };
 }
 
 /** The Merkle root over the canonical encodings of the signed transactions, in block order. */
@@ -236,6 +340,11 @@ export interface VerifyBlockOptions {
    * that carry other signatures share its id.
    */
   isVerified?: (digest: Hash) => boolean;
+  /**
+   * The transactions' canonical encodings and ids when the caller has them (decodeBlockParts of the
+   * same bytes, or the leader's own mempool): nothing is encoded again.
+   */
+  parts?: Pick<DecodedBlock, "txEncodings" | "ids">;
 }
 
 /**
@@ -275,8 +384,14 @@ export function verifyBlockContents(
   if (block.txs.length > block_txs_max || block.results.length !== block.txs.length) {
     throw blockError("a block has at most block_txs_max transactions and one result each", "txs");
   }
-  const encodings = block.txs.map(encodeSignedTx);
-  const ids = verifyTransactions(block, encodings, verifier, options);
+  const parts = options.parts;
+  invariant(
+    parts === undefined ||
+      (parts.txEncodings.length === block.txs.length && parts.ids.length === block.txs.length),
+    "one encoding and one id per transaction",
+  );
+  const encodings = parts?.txEncodings ?? block.txs.map(encodeSignedTx);
+  const ids = verifyTransactions(block, encodings, parts?.ids, verifier, options);
   if (!bytesEqual(merkleRoot(encodings), header.txRoot))
     throw blockError("txRoot does not match", "header.txRoot");
   if (!bytesEqual(computeResultRoot(block.results), header.resultRoot)) {
@@ -311,6 +426,7 @@ function verifyChaining(header: BlockHeader, previous: BlockHeader | GenesisAnch
 function verifyTransactions(
   block: Block,
   encodings: readonly Uint8Array[],
+  knownIds: readonly Hash[] | undefined,
   verifier: Verifier,
   options: VerifyBlockOptions,
 ): Hash[] {
@@ -324,7 +440,7 @@ function verifyTransactions(
     }
     if (!isTxLive(signed.tx, block.header.time))
       throw blockError("a transaction is not live", `${field}.tx.expires`);
-    const id = txId(signed.tx);
+    const id = knownIds?.[index] ?? txId(signed.tx);
     const key = toHex(id);
     if (seen.has(key)) throw blockError("a transaction appears twice", field);
     seen.add(key);
@@ -332,7 +448,7 @@ function verifyTransactions(
     invariant(encoding !== undefined, "one encoding per transaction");
     if (options.isVerified?.(signedTxDigest(encoding)) !== true) {
       try {
-        verifyTxSignatures(signed, verifier);
+        verifyTxSignatures(signed, verifier, id);
       } catch (error) {
         if (error instanceof ProtocolError) {
           throw new ProtocolError(error.code, error.message, {

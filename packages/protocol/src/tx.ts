@@ -15,6 +15,7 @@
 import { concatBytes, fromHex, sha256, toHex, utf8 } from "./bytes.js";
 import { didToPublicKey, parseDid } from "./did.js";
 import {
+  cborMapValue,
   decodeCanonical,
   encodeCanonical,
   readFixedBytes,
@@ -167,16 +168,29 @@ export function decodeSignedTx(bytes: Uint8Array): SignedTx {
 /** The SignedTx encoded in `bytes` together with its id (one decode, one hash: the mempool's path). */
 export function decodeSignedTxWithId(bytes: Uint8Array): { signed: SignedTx; id: Hash } {
   const signed = decodeSignedTx(bytes);
-  return { signed, id: sha256(encodeCanonical(signed.tx, { bytesMax: tx_bytes_max, field: "tx" })) };
+  return { signed, id: txIdOfEncoding(bytes) };
+}
+
+/**
+ * The id of the transaction whose canonical signed encoding is `encodedSignedTx` (already validated,
+ * e.g. by decodeSignedTx or as part of a decoded block): sha256 of the unsigned part, which canonical
+ * CBOR embeds byte for byte, so nothing is encoded again.
+ */
+export function txIdOfEncoding(encodedSignedTx: Uint8Array): Hash {
+  const range = cborMapValue(encodedSignedTx, 0, "tx");
+  if (range === null)
+    throw new ProtocolError("FIELD_MISSING", "signed.tx is required", { field: "signed.tx" });
+  return sha256(encodedSignedTx.subarray(range[0], range[1]));
 }
 
 /**
  * Checks every signature statelessly and returns the transaction's id: each signature verifies under
- * its own `key`, the first is by the envelope's signer, no identity and no key signs twice. Whether
+ * its own `key`, the first is by the envelope's signer, no identity and no key signs twice (`knownId`,
+ * when the caller has the id from the encoding, saves encoding the transaction again). Whether
  * each key belongs to its identity is the rules' (stateful) business. Throws SIGNATURE_INVALID.
  */
-export function verifyTxSignatures(signed: SignedTx, verifier: Verifier): Hash {
-  const id = txId(signed.tx);
+export function verifyTxSignatures(signed: SignedTx, verifier: Verifier, knownId?: Hash): Hash {
+  const id = knownId ?? txId(signed.tx);
   const payload = txSigningPayload(id);
   if (signed.sigs.length === 0 || signed.sigs.length > tx_signatures_max) {
     throw new ProtocolError("SIGNATURE_INVALID", `a transaction has 1 to ${tx_signatures_max} signatures`, {

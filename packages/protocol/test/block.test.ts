@@ -13,12 +13,15 @@ import {
   computeTxRoot,
   decodeBlock,
   decodeBlockHeader,
+  decodeBlockParts,
   decodeTxResult,
   encodeBlock,
   encodeBlockHeader,
+  encodeBlockWithTxs,
   encodeTxResult,
   GENESIS_PREV_HASH,
   signBlockHeader,
+  verifyBlockContents,
   verifyBlockHeaderSignature,
   verifyBlockStructure,
 } from "../src/block.js";
@@ -167,6 +170,58 @@ describe("results and blocks", () => {
     leaves.forEach((leaf, index) => {
       verifyMerkleProof({ root: first.header.txRoot, leaf, proof: merkleProof(leaves, index) });
     });
+  });
+});
+
+describe("blocks from and to their parts", () => {
+  const many = makeBlock({
+    txs: Array.from({ length: 300 }, (_, index) => registerTx(index + 1)),
+    results: Array.from(
+      { length: 300 },
+      (_, index): TxResult =>
+        index % 7 === 0
+          ? {
+              status: "rejected",
+              code: "no-consent",
+              decision: "denied",
+              cites: new Uint8Array(32).fill(index % 250),
+              flagged: true,
+            }
+          : { status: "ok", code: "ok" },
+    ),
+  });
+
+  it("encodeBlockWithTxs assembles exactly encodeBlock's bytes (0, 1, 23, 24, 255, 256 and 300 txs)", () => {
+    for (const count of [0, 1, 23, 24, 255, 256, 300]) {
+      const block = { ...many, txs: many.txs.slice(0, count), results: many.results.slice(0, count) };
+      const expected = encodeBlock(block);
+      expect(toHex(encodeBlockWithTxs(block, block.txs.map(encodeSignedTx))), `${count} txs`).toBe(
+        toHex(expected),
+      );
+    }
+    expectCode(
+      () => encodeBlockWithTxs({ ...first, sig: new Uint8Array(3) }, first.txs.map(encodeSignedTx)),
+      "FIELD_INVALID",
+    );
+  });
+
+  it("decodeBlockParts slices each transaction's encoding and id out of the block's bytes", () => {
+    for (const block of [first, second, many]) {
+      const bytes = encodeBlock(block);
+      const parts = decodeBlockParts(bytes);
+      expect(parts.block).toEqual(decodeBlock(bytes));
+      expect(parts.txEncodings.map(toHex)).toEqual(block.txs.map((tx) => toHex(encodeSignedTx(tx))));
+      expect(parts.ids.map(toHex)).toEqual(block.txs.map((tx) => toHex(txId(tx.tx))));
+      const verifier = countingVerifier();
+      expect(verifyBlockContents(parts.block, verifier, { parts }).map(toHex)).toEqual(parts.ids.map(toHex));
+      expect(verifyBlockContents(parts.block, nodeVerifier).map(toHex)).toEqual(parts.ids.map(toHex));
+    }
+  });
+
+  it("a block whose bytes are not canonical is refused before any slicing", () => {
+    const bytes = encodeBlock(first);
+    const padded = concatBytes(bytes, Uint8Array.of(0));
+    expectCode(() => decodeBlockParts(padded), "ENCODING_INVALID");
   });
 });
 
