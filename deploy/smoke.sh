@@ -23,8 +23,9 @@
 #     provider tries again (denied, and logged), the patient's audit trail shows both;
 #  8. every node's `medledger status --json` agrees on the height and the block hash; node-1 is backed
 #     up while it runs (`medledger backup` in its container), restored elsewhere and `medledger verify`d;
-#  9. the monitoring profile's files: `docker-compose --profile monitoring config`, `promtool check
-#     config` (when promtool is installed: apt-get install prometheus), the Grafana dashboard parses;
+#  9. the monitoring profile that `network create --docker` wrote (Prometheus, its alert rules and
+#     Grafana): `docker-compose --profile monitoring config`, `promtool check config` (when promtool is
+#     installed: apt-get install prometheus), the Grafana dashboard parses, the admin password file;
 # 10. a summary; then `docker-compose down -v`, the temporary files and (if it started it) the daemon go.
 #
 # Only addresses on this machine are ever used: the API ports are published on 127.0.0.1, the nodes
@@ -353,33 +354,36 @@ done_step
 
 # --- 9. monitoring files ----------------------------------------------------------------------------
 step "monitoring config"
-# The generated monitoring profile, completed with deploy/compose.monitoring.yml as docs/deploy.md says.
+# The monitoring profile exactly as `network create --docker` (the image's CLI) wrote it: its
+# Prometheus and Grafana images are not pulled here, so the files are checked, not run.
 NET="$WORK/net"
-cp "$ROOT/deploy/compose.monitoring.yml" "$NET/"
-cp -r "$ROOT/deploy/grafana" "$NET/grafana"
-cp "$ROOT/deploy/prometheus/alerts.yml" "$NET/prometheus/alerts.yml"
-grep -q '^rule_files:' "$NET/prometheus/prometheus.yml" ||
-  printf 'rule_files:\n  - alerts.yml\n' >>"$NET/prometheus/prometheus.yml"
-: >"$NET/grafana/admin.password"
-docker-compose -p "$PROJECT" -f "$COMPOSE_FILE" --profile monitoring config -q ||
+docker-compose -p "$PROJECT" -f "$COMPOSE_FILE" --profile monitoring config --services >"$WORK/services.txt" ||
   die "docker-compose rejects the monitoring profile"
-docker-compose -p "$PROJECT" -f "$COMPOSE_FILE" -f "$NET/compose.monitoring.yml" --profile monitoring config -q ||
-  die "docker-compose rejects deploy/compose.monitoring.yml over the generated file"
+for service in prometheus grafana; do
+  grep -qx "$service" "$WORK/services.txt" || die "the monitoring profile has no $service service"
+done
+[[ "$(docker-compose -p "$PROJECT" -f "$COMPOSE_FILE" config --profiles)" == monitoring ]] ||
+  die "the generated file's only profile is not \"monitoring\""
+grep -qx 'rule_files:' "$NET/prometheus/prometheus.yml" || die "the generated prometheus.yml loads no rules"
+[[ -s "$NET/grafana/admin.password" ]] || die "network create wrote no Grafana admin password"
+[[ "$(stat -c %a "$NET/grafana")" == 700 && "$(stat -c %a "$NET/grafana/admin.password")" == 644 ]] ||
+  die "grafana/ or its admin.password has the wrong mode: $(stat -c '%n %a' "$NET/grafana" "$NET/grafana/admin.password")"
 PROM_CHECK="promtool not installed: skipped"
 if command -v promtool >/dev/null; then
-  for file in "$NET/prometheus/prometheus.yml" "$ROOT/deploy/prometheus/prometheus.yml"; do
-    promtool check config "$file" >"$WORK/promtool.log" 2>&1 || {
-      cat "$WORK/promtool.log" >&2
-      die "promtool rejects $file"
-    }
-  done
-  PROM_CHECK="promtool check config (generated + template): ok, $(grep -o 'SUCCESS: [0-9]* rules found' "$WORK/promtool.log" | head -n1 | awk '{print $2}') alert rules"
+  promtool check config "$NET/prometheus/prometheus.yml" >"$WORK/promtool.log" 2>&1 || {
+    cat "$WORK/promtool.log" >&2
+    die "promtool rejects the generated prometheus.yml"
+  }
+  PROM_CHECK="promtool check config (generated): ok, $(grep -o 'SUCCESS: [0-9]* rules found' "$WORK/promtool.log" | head -n1 | awk '{print $2}') alert rules"
 fi
-for dashboard in "$ROOT"/deploy/grafana/dashboards/*.json; do
+dashboards=0
+for dashboard in "$NET"/grafana/dashboards/*.json; do
   [[ -f "$dashboard" ]] || continue
   json "$dashboard" 'j.panels.length' >/dev/null || die "$dashboard does not parse"
+  dashboards=$((dashboards + 1))
 done
-log "$PROM_CHECK; Grafana dashboards parse"
+((dashboards > 0)) || die "network create wrote no Grafana dashboard"
+log "$PROM_CHECK; services $(tr '\n' ' ' <"$WORK/services.txt"); $dashboards Grafana dashboard(s) parse"
 done_step
 
 # Prometheus and Grafana images cannot be pulled here, but Debian's Prometheus (apt-get install
@@ -390,7 +394,7 @@ if command -v prometheus >/dev/null; then
   step "prometheus scrape"
   PROM_PORT="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
   mkdir -p "$WORK/prom"
-  cp "$ROOT/deploy/prometheus/alerts.yml" "$WORK/prom/alerts.yml"
+  cp "$NET/prometheus/alerts.yml" "$WORK/prom/alerts.yml"
   {
     printf 'global:\n  scrape_interval: 2s\n  evaluation_interval: 2s\nrule_files:\n  - alerts.yml\n'
     printf 'scrape_configs:\n  - job_name: medledger\n    static_configs:\n      - labels: {chain: "medledger-smoke-%s"}\n        targets:\n' "$$"
@@ -414,7 +418,7 @@ if command -v prometheus >/dev/null; then
   node -e '
     const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     for (const p of d.panels) for (const t of p.targets) console.log(p.title + "\t" + t.expr.replaceAll("$chain", ".*").replaceAll("$instance", ".*"));
-  ' "$ROOT/deploy/grafana/dashboards/medledger.json" >"$WORK/prom/queries.tsv"
+  ' "$NET/grafana/dashboards/medledger.json" >"$WORK/prom/queries.tsv"
   empty=()
   while IFS=$'\t' read -r title expr; do
     answer="$(query "$expr")"
