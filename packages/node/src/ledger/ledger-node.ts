@@ -31,23 +31,21 @@ import {
   bytesEqual,
   checkAuthenticity,
   computeResultRoot,
-  computeTxRoot,
-  decodeBlock,
-  encodeBlock,
-  encodeSignedTx,
+  type DecodedBlock,
+  decodeBlockParts,
+  encodeBlockWithTxs,
   type Genesis,
   type Hash,
   isProtocolError,
   type LedgerEvent,
+  merkleRoot,
   nobleVerifier,
   parseGenesis,
   type ReasonCode,
-  type SignedTx,
   type Signer,
   signBlockHeader,
   signedTxDigest,
   toHex,
-  txId,
   type Verifier,
   verifyBlockContents,
 } from "@medledger/protocol";
@@ -59,6 +57,7 @@ import {
   block_fit_attempts_max,
   block_fit_margin,
   block_time_drift_max_ms,
+  checked_blocks_max,
   gossip_batch_delay_ms,
   gossip_batch_txs_max,
   ledger_block_bytes_max,
@@ -71,7 +70,6 @@ import {
   state_retry_initial_ms,
   state_retry_max_ms,
   storage_retry_ms,
-  verified_blocks_max,
 } from "./limits.js";
 import { type AddOutcome, Mempool, type PendingTx } from "./mempool.js";
 import { decodeSnapshotData } from "./snapshot-data.js";
@@ -182,7 +180,11 @@ export class LedgerNode {
   private role: Role = "follower";
   private leader: string = NO_NODE;
   private gossipQueue: Uint8Array[] = [];
-  private readonly verifiedBlocks = new Map<string, true>();
+  /**
+   * Blocks whose contents this node checked (appended as a follower) or built (as the leader), by Raft
+   * index, with their bytes and decoded parts: applying them decodes and verifies nothing again.
+   */
+  private readonly checkedBlocks = new Map<number, CheckedBlock>();
   private readonly blockListeners = new Set<(block: AppliedBlock) => void>();
   private readonly waiters = new Map<string, Array<(tx: CommittedTx) => void>>();
 
@@ -411,22 +413,40 @@ export class LedgerNode {
   private checkAppendedBlocks(message: Message): void {
     for (const entry of message.entries) {
       if (entry.type !== "normal" || entry.data.length === 0) continue;
-      const block = decodeBlock(entry.data);
-      this.checkBlockBinding(block.header, entry);
-      if (block.header.time > this.clock.now() + block_time_drift_max_ms) {
+      const known = this.checkedBlocks.get(entry.index);
+      if (known !== undefined && known.term === entry.term && bytesEqual(known.encoded, entry.data)) continue;
+      const parts = decodeBlockParts(entry.data);
+      this.checkBlockBinding(parts.block.header, entry);
+      if (parts.block.header.time > this.clock.now() + block_time_drift_max_ms) {
         throw new NodeError("WIRE_INVALID", "a block's time is too far in the future");
       }
-      verifyBlockContents(block, this.verifier, { isVerified: (digest) => this.mempool.isVerified(digest) });
-      this.rememberVerifiedBlock(blockHash(block.header));
+      verifyBlockContents(parts.block, this.verifier, {
+        isVerified: (digest) => this.mempool.isVerified(digest),
+        parts,
+      });
+      this.rememberCheckedBlock(entry, parts);
     }
   }
 
   /** Remembers a block whose contents this node checked (appended as a follower, or built as leader). */
-  private rememberVerifiedBlock(hash: Hash): void {
-    this.verifiedBlocks.set(toHex(hash), true);
-    if (this.verifiedBlocks.size <= verified_blocks_max) return;
-    const oldest = this.verifiedBlocks.keys().next();
-    if (oldest.done !== true) this.verifiedBlocks.delete(oldest.value);
+  private rememberCheckedBlock(
+    entry: { index: number; term: number; data: Uint8Array },
+    parts: DecodedBlock,
+  ): void {
+    this.checkedBlocks.delete(entry.index);
+    this.checkedBlocks.set(entry.index, { term: entry.term, encoded: entry.data, parts });
+    if (this.checkedBlocks.size <= checked_blocks_max) return;
+    const oldest = this.checkedBlocks.keys().next();
+    if (oldest.done !== true) this.checkedBlocks.delete(oldest.value);
+  }
+
+  /** The checked parts of the block in `entry`, taken out of the cache, or null when it holds none. */
+  private takeCheckedBlock(entry: Entry): DecodedBlock | null {
+    const known = this.checkedBlocks.get(entry.index);
+    if (known === undefined) return null;
+    this.checkedBlocks.delete(entry.index);
+    if (known.term !== entry.term || !bytesEqual(known.encoded, entry.data)) return null;
+    return known.parts;
   }
 
   private checkBlockBinding(header: BlockHeader, entry: Entry): void {
@@ -618,7 +638,9 @@ export class LedgerNode {
   }
 
   private applyBlockEntry(entry: Entry): void {
-    const block = decodeBlock(entry.data);
+    const checked = this.takeCheckedBlock(entry);
+    const parts = checked ?? decodeBlockParts(entry.data);
+    const block = parts.block;
     const header = block.header;
     const tip = this.store.tip();
     const hash = blockHash(header);
@@ -631,11 +653,13 @@ export class LedgerNode {
     if (header.raftIndex !== entry.index || header.raftTerm !== entry.term) {
       throw new NodeError("LEDGER_DIVERGED", `block ${header.height} is not bound to its Raft entry`);
     }
-    const ids = this.verifiedBlocks.delete(toHex(hash))
-      ? block.txs.map((signed) => txId(signed.tx))
-      : verifyBlockContents(block, this.verifier, {
-          isVerified: (digest) => this.mempool.isVerified(digest),
-        });
+    const ids =
+      checked !== null
+        ? parts.ids
+        : verifyBlockContents(block, this.verifier, {
+            isVerified: (digest) => this.mempool.isVerified(digest),
+            parts,
+          });
     const outcome = this.store.commitBlock({
       block,
       encoded: entry.data,
@@ -658,18 +682,18 @@ export class LedgerNode {
         return result;
       },
     });
-    this.forgetFromMempool(block, ids, outcome);
+    this.forgetFromMempool(parts, outcome);
     this.afterCommit({ block, hash, ids, outcome });
   }
 
   /** Drops what a committed block settled: every copy of a consumed id, the exact copy of any other. */
-  private forgetFromMempool(block: Block, ids: readonly Hash[], outcome: BlockOutcome): void {
+  private forgetFromMempool(parts: DecodedBlock, outcome: BlockOutcome): void {
     const consumed: Hash[] = [];
     const copies: Hash[] = [];
     outcome.results.forEach((result, index) => {
-      const id = ids[index] as Hash;
+      const id = parts.ids[index] as Hash;
       if (!AUTHENTICITY_CODES.has(result.code as ReasonCode)) consumed.push(id);
-      else copies.push(signedTxDigest(encodeSignedTx(block.txs[index] as SignedTx)));
+      else copies.push(signedTxDigest(parts.txEncodings[index] as Uint8Array));
     });
     this.mempool.removeIds(consumed);
     this.mempool.removeDigests(copies);
@@ -758,7 +782,7 @@ export class LedgerNode {
     term: number,
     index: number,
     txs: readonly PendingTx[],
-  ): { block: Block; encoded: Uint8Array } | null {
+  ): BuiltBlock | null {
     let outcome: BlockOutcome;
     try {
       outcome = this.store.dryRun((state) =>
@@ -781,7 +805,7 @@ export class LedgerNode {
       prev: tip.hash,
       time,
       proposer: this.id,
-      txRoot: computeTxRoot(txs.map((tx) => tx.signed)),
+      txRoot: merkleRoot(txs.map((tx) => tx.encoded)),
       resultRoot: computeResultRoot(outcome.results),
       appHash: outcome.appHash,
       raftTerm: term,
@@ -793,12 +817,16 @@ export class LedgerNode {
       txs: txs.map((tx) => tx.signed),
       results: outcome.results,
     };
-    return { block, encoded: encodeBlock(block) };
+    const txEncodings = txs.map((tx) => tx.encoded);
+    return {
+      parts: { block, txEncodings, ids: txs.map((tx) => tx.id) },
+      encoded: encodeBlockWithTxs(block, txEncodings),
+    };
   }
 
   /** Hands a built block to Raft; a refused proposal backs off instead of being rebuilt at once. */
-  private propose(built: { block: Block; encoded: Uint8Array }, term: number, index: number): boolean {
-    const header = built.block.header;
+  private propose(built: BuiltBlock, term: number, index: number): boolean {
+    const header = built.parts.block.header;
     try {
       const proposed = this.rawNode.propose(built.encoded);
       invariant(proposed.index === index && proposed.term === term, "a block lands where it was built for");
@@ -808,8 +836,8 @@ export class LedgerNode {
       this.logger.warn("the consensus core refused a block", { code: error.code, height: header.height });
       return false;
     }
-    this.rememberVerifiedBlock(blockHash(header));
-    this.logger.debug("proposed a block", { height: header.height, txs: built.block.txs.length });
+    this.rememberCheckedBlock({ index, term, data: built.encoded }, built.parts);
+    this.logger.debug("proposed a block", { height: header.height, txs: built.parts.block.txs.length });
     return true;
   }
 
@@ -850,6 +878,19 @@ export class LedgerNode {
     if (!(failure instanceof NodeError) && !isProtocolError(failure) && !(failure instanceof RaftError))
       throw failure;
   }
+}
+
+/** A block this node checked or built, kept until it is applied. */
+interface CheckedBlock {
+  readonly term: number;
+  readonly encoded: Uint8Array;
+  readonly parts: DecodedBlock;
+}
+
+/** A block the leader built: its parts and its encoding. */
+interface BuiltBlock {
+  readonly parts: DecodedBlock;
+  readonly encoded: Uint8Array;
 }
 
 /**

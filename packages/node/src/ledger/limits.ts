@@ -32,8 +32,11 @@ export const mempool_bytes_max = 64 * MiB;
 export const mempool_copies_per_id_max = 4;
 /** Most signed encodings remembered as verified (their signatures checked once), by digest. */
 export const verified_ids_max = 200_000;
-/** Most block hashes remembered as checked (appended or built here), so applying them checks no signature twice. */
-export const verified_blocks_max = 1024;
+/**
+ * Most blocks kept decoded after this node checked (appended) or built them, until they are applied:
+ * applying them decodes and verifies nothing again. Normally a handful wait; the bound caps memory.
+ */
+export const checked_blocks_max = 256;
 /** Most transactions in one gossip batch. */
 export const gossip_batch_txs_max = 512;
 /** Longest a transaction waits to be gossiped in a batch. */

@@ -91,11 +91,11 @@ export class Mempool {
    * and MEMPOOL_FULL when there is no room.
    */
   add(encoded: Uint8Array): AddOutcome {
-    const { signed, id } = decodeOrThrow(encoded);
     const digest = signedTxDigest(encoded);
     const key = toHex(digest);
-    const waiting = this.pool.get(key);
+    const waiting = this.pool.get(key); // the same bytes again (gossip echoes): no decoding
     if (waiting !== undefined) return { status: "pending", tx: waiting };
+    const { signed, id } = decodeOrThrow(encoded);
     if (this.options.isCommitted(id)) return { status: "committed", id };
     this.checkEnvelope(signed);
     const idKey = toHex(id);
@@ -109,7 +109,7 @@ export class Mempool {
     if (siblings !== undefined && siblings.size >= mempool_copies_per_id_max) {
       throw new NodeError("MEMPOOL_FULL", `${siblings.size} copies of transaction ${idKey} are waiting`);
     }
-    this.verifyOnce(signed, key);
+    this.verifyOnce(signed, id, key);
     const inauthentic = this.options.checkAuthenticity?.(signed) ?? null;
     if (inauthentic !== null) {
       throw new NodeError("TX_INVALID", `${inauthentic}: the transaction is not its signers' own`);
@@ -190,10 +190,10 @@ export class Mempool {
     return out;
   }
 
-  private verifyOnce(signed: SignedTx, key: string): void {
+  private verifyOnce(signed: SignedTx, id: Hash, key: string): void {
     if (this.verified.has(key)) return;
     try {
-      verifyTxSignatures(signed, this.options.verifier);
+      verifyTxSignatures(signed, this.options.verifier, id);
     } catch (cause) {
       throw txInvalid(cause);
     }
