@@ -28,12 +28,15 @@ import {
 import {
   type AuditRow,
   type ConsentRow,
+  type EmergencyRow,
   type IdentityRow,
   type MemberRow,
   type PatientRow,
   type ProposalRow,
   RecordingStateStore,
+  type RecordRow,
   type StateStore,
+  type VoteRow,
   type WriteRecord,
 } from "./state.js";
 import type {
@@ -176,6 +179,8 @@ export interface BlockOutcome {
   results: TxResult[];
   appHash: Hash;
   events: LedgerEvent[];
+  /** Every write the block made, in order (what the app hash chains; replayBlock re-applies them). */
+  writes: WriteRecord[];
 }
 
 /** An access question: may `provider` read `category` (or `record`) of `patient` for `purpose`? */
@@ -249,7 +254,59 @@ export function applyBlock(store: StateStore, block: BlockInput): BlockOutcome {
   });
   const appHash = computeAppHash(block.prevAppHash, block.height, recorder.log);
   store.putChain({ ...state, height: block.height, time: block.time, appHash });
-  return { results, appHash, events };
+  return { results, appHash, events, writes: recorder.log };
+}
+
+/**
+ * Makes on `store` exactly the writes of `outcome`, which applyBlock computed for `block` on a state
+ * equal to `store`'s (e.g. a leader's dry run of the block it then commits): the same final state as
+ * running the rules again, without running them. The caller guarantees the states are equal; the
+ * store's chain state must be the one the block follows.
+ */
+export function replayBlock(
+  store: StateStore,
+  block: { height: number; time: number; prevAppHash: Hash },
+  outcome: BlockOutcome,
+): BlockOutcome {
+  const state = store.getChain();
+  if (state === null) throw new ProtocolError("BLOCK_INVALID", "the state has no genesis");
+  check(block.height === state.height + 1, "BLOCK_INVALID", "the block does not follow the state", "height");
+  check(bytesEqual(block.prevAppHash, state.appHash), "BLOCK_INVALID", "prevAppHash differs", "prevAppHash");
+  for (const write of outcome.writes) replayWrite(store, write);
+  store.putChain({ ...state, height: block.height, time: block.time, appHash: outcome.appHash });
+  return outcome;
+}
+
+function replayWrite(store: StateStore, [table, key, value]: WriteRecord): void {
+  switch (table) {
+    case "identity":
+      return store.putIdentity(value as IdentityRow);
+    case "key":
+      return store.putKeyOwner(key as Did, value as Did);
+    case "member":
+      return value === null ? store.deleteMember(key as Did) : store.putMember(value as MemberRow);
+    case "proposal":
+      return store.putProposal(value as ProposalRow);
+    case "vote":
+      return store.putVote(value as VoteRow);
+    case "patient":
+      return store.putPatient(value as PatientRow);
+    case "record":
+      return store.putRecord(value as RecordRow);
+    case "consent":
+      return store.putConsent(value as ConsentRow);
+    case "emergency":
+      return store.putEmergency(value as EmergencyRow);
+    case "audit":
+      return store.putAudit(value as AuditRow);
+    case "seen":
+      return store.putSeen(key as Hash, value as number);
+    case "seen-prune":
+      store.pruneSeen(key as number);
+      return;
+    default:
+      throw new ProtocolError("BLOCK_INVALID", `a write to an unknown table ${table}`, { field: "writes" });
+  }
 }
 
 /**

@@ -4,10 +4,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { toHex } from "../src/bytes.js";
-import { applyBlock, computeAppHash } from "../src/rules.js";
+import { applyBlock, computeAppHash, replayBlock } from "../src/rules.js";
 import { MemoryStateStore, RecordingStateStore } from "../src/state.js";
 import { buildTx, PATIENTS, PROVIDERS, program } from "./random-program.js";
-import { did, genesisOf, hashOf, makeTx, TestChain, type Tx } from "./rules-fixtures.js";
+import { CHAIN, did, genesisOf, hashOf, makeTx, TestChain, type Tx } from "./rules-fixtures.js";
 
 describe("determinism", () => {
   it("gives identical results and app hashes on two stores for random programs (property)", () => {
@@ -47,6 +47,53 @@ describe("determinism", () => {
       expect(codes).toContain(code);
     }
     expect(codes.size).toBeGreaterThan(20);
+  });
+
+  it("replaying a dry run's writes gives the same state as running the rules (property)", () => {
+    fc.assert(
+      fc.property(program, (blocks) => {
+        const direct = new TestChain(genesisOf(3));
+        const replayed = new MemoryStateStore();
+        const replayChain = new TestChain(genesisOf(3), replayed);
+        const history: Tx[] = [];
+        const setup = [
+          ...PROVIDERS.map((_provider, index) => ({ kind: 0, a: index, b: index, c: 0, d: 0, flag: false })),
+          ...PATIENTS.map((_, index) => ({ kind: 2, a: 0, b: index, c: 0, d: 0, flag: false })),
+        ];
+        for (const block of [{ steps: setup, advanceMs: 0 }, ...blocks]) {
+          const txs: Tx[] = [];
+          for (const s of block.steps) txs.push(buildTx(direct, s, history));
+          history.push(...txs);
+          const prevAppHash = direct.appHash;
+          const expected = direct.block(txs, block.advanceMs + 1);
+          // The leader's way: run the rules on a throwaway copy, then replay their writes on the real state.
+          const input = { chain: CHAIN, height: direct.height, time: direct.time, prevAppHash };
+          const dry = applyBlock(replayed.clone(), {
+            ...input,
+            txs: txs.map(({ signed, id }) => ({ signed, id })),
+          });
+          replayBlock(replayed, input, dry);
+          replayChain.height = direct.height;
+          replayChain.time = direct.time;
+          replayChain.appHash = dry.appHash;
+          expect(toHex(dry.appHash)).toBe(toHex(expected.appHash));
+          expect(replayed).toEqual(direct.store);
+        }
+      }),
+      { numRuns: 60, seed: 20261122 },
+    );
+  });
+
+  it("replayBlock refuses a state the block does not follow", () => {
+    const chain = new TestChain();
+    const input = { chain: CHAIN, height: 1, time: chain.time + 1, prevAppHash: chain.appHash };
+    const dry = applyBlock((chain.store as MemoryStateStore).clone(), { ...input, txs: [] });
+    expect(() => replayBlock(chain.store, { ...input, height: 2 }, dry)).toThrow(/does not follow/);
+    expect(() => replayBlock(chain.store, { ...input, prevAppHash: new Uint8Array(32) }, dry)).toThrow(
+      /prevAppHash/,
+    );
+    replayBlock(chain.store, input, dry);
+    expect(toHex((chain.store.getChain() as { appHash: Uint8Array }).appHash)).toBe(toHex(dry.appHash));
   });
 
   it("gives a different app hash when the same transactions come in another order", () => {
