@@ -5,7 +5,9 @@
 import { bootstrapSnapshot } from "@medledger/consensus";
 import {
   applyGenesis,
+  type Block,
   type BlockOutcome,
+  blockHash,
   bytesEqual,
   type Genesis,
   type Hash,
@@ -87,15 +89,27 @@ export class SqliteLedgerStore implements LedgerStore {
   }
 
   commitBlock(commit: CommitBlock): BlockOutcome {
+    const hash = commit.hash ?? blockHash(commit.block.header);
     const outcome = this.db.blocks.applyCommittedBlock({
       block: commit.block,
       encoded: commit.encoded,
       raftIndex: commit.raftIndex,
       ids: commit.ids,
+      hash,
+      ...(commit.txEncodings === undefined ? {} : { txEncodings: commit.txEncodings }),
       apply: commit.apply,
     });
     invariant(outcome.applied, "a committed block is applied exactly once");
-    this.current = this.readTip();
+    // The tip is the block just committed: nothing is read back.
+    const header = commit.block.header;
+    this.current = {
+      height: header.height,
+      header,
+      hash,
+      time: header.time,
+      appHash: outcome.value.appHash,
+      appliedIndex: commit.raftIndex,
+    };
     return outcome.value;
   }
 
@@ -104,13 +118,16 @@ export class SqliteLedgerStore implements LedgerStore {
     this.current = { ...this.current, appliedIndex: raftIndex };
   }
 
-  getBlock(height: number): { block: import("@medledger/protocol").Block; encoded: Uint8Array } | null {
+  getBlock(height: number): { block: Block; encoded: Uint8Array } | null {
     const stored = this.db.blocks.blockAt(height);
     return stored === null ? null : { block: stored.block, encoded: stored.encoded };
   }
 
   getTx(id: Hash): CommittedTx | null {
-    return this.db.blocks.tx(id);
+    const stored = this.db.blocks.tx(id);
+    if (stored === null) return null;
+    const { height, txIndex, encoded, result } = stored;
+    return { id: stored.id, height, txIndex, encoded, result };
   }
 
   /** Re-reads the tip after the database changed underneath (e.g. a state import). */
@@ -126,10 +143,11 @@ export class SqliteLedgerStore implements LedgerStore {
       tip.height === chain.height && bytesEqual(tip.appHash, chain.appHash),
       "the tip and the state agree",
     );
-    const stored = tip.height === 0 ? null : this.db.blocks.blockAt(tip.height);
+    const stored = tip.height === 0 ? null : this.db.blocks.headerAt(tip.height);
+    // After a state import the tip's block may not be stored here (blocks before it are not fetched).
     return {
       height: tip.height,
-      header: stored === null ? null : stored.block.header,
+      header: stored === null ? null : stored.header,
       hash: tip.blockHash,
       time: chain.time,
       appHash: tip.appHash,

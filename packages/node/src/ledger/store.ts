@@ -70,6 +70,13 @@ export interface CommitBlock {
   readonly encoded: Uint8Array;
   readonly ids: readonly Hash[];
   readonly raftIndex: number;
+  /**
+   * The canonical encodings of the block's signed transactions in block order (e.g. views into
+   * `encoded`), when the caller has them: the store then encodes no transaction again.
+   */
+  readonly txEncodings?: readonly Uint8Array[];
+  /** The block's header hash, when the caller has it: the store then does not hash the header again. */
+  readonly hash?: Hash;
   /** Runs the rules on the committed state (inside the store's transaction). */
   readonly apply: (state: StateStore) => BlockOutcome;
 }
@@ -180,6 +187,10 @@ export class MemoryLedgerStore implements LedgerStore {
     const header = commit.block.header;
     invariant(header.height === this.current.height + 1, "a committed block follows the tip");
     invariant(commit.raftIndex > this.current.appliedIndex, "the applied Raft index only grows");
+    invariant(
+      commit.txEncodings === undefined || commit.txEncodings.length === commit.block.txs.length,
+      "one encoding per transaction",
+    );
     const outcome = commit.apply(this.memoryState);
     this.blocks.push({ block: commit.block, encoded: commit.encoded });
     commit.block.txs.forEach((signed, txIndex) => {
@@ -189,12 +200,13 @@ export class MemoryLedgerStore implements LedgerStore {
       const earlier = this.txs.get(key);
       // One id may sit in several blocks (a forged copy first, a replay later): keep the authoritative row.
       if (earlier !== undefined && !AUTHENTICITY_CODES.has(earlier.result.code as ReasonCode)) return;
-      this.txs.set(key, { id, height: header.height, txIndex, encoded: encodeSignedTx(signed), result });
+      const encoded = commit.txEncodings?.[txIndex] ?? encodeSignedTx(signed);
+      this.txs.set(key, { id, height: header.height, txIndex, encoded, result });
     });
     this.current = {
       height: header.height,
       header,
-      hash: blockHash(header),
+      hash: commit.hash ?? blockHash(header),
       time: header.time,
       appHash: outcome.appHash,
       appliedIndex: commit.raftIndex,

@@ -7,9 +7,11 @@
 import {
   AUTHENTICITY_CODES,
   type Block,
+  type BlockHeader,
   blockHash,
   bytesEqual,
   decodeBlock,
+  decodeBlockHeader,
   decodeSignedTx,
   decodeTxResult,
   encodeBlockHeader,
@@ -56,6 +58,10 @@ export interface BlockToStore {
   readonly raftIndex: number;
   /** The transaction ids in block order, when the caller has them (else they are computed). */
   readonly ids?: readonly Hash[];
+  /** The canonical encodings of the signed transactions in block order, when the caller has them. */
+  readonly txEncodings?: readonly Uint8Array[];
+  /** The header's hash, when the caller has it (else it is computed). */
+  readonly hash?: Hash;
 }
 
 /** A committed block to apply, and the rules to run over the state (e.g. the protocol's applyBlock). */
@@ -73,6 +79,7 @@ const SQL = {
   insertTx: "INSERT INTO txs (id, height, tx_index, signed, result) VALUES (?, ?, ?, ?, ?)",
   blockByHeight: "SELECT encoded, hash, raft_index FROM blocks WHERE height = ?",
   blockByHash: "SELECT encoded, hash, raft_index FROM blocks WHERE hash = ?",
+  headerByHeight: "SELECT header, hash FROM blocks WHERE height = ?",
   blockRange: `SELECT encoded, hash, raft_index FROM blocks WHERE height >= ? AND height <= ?
     ORDER BY height LIMIT ?`,
   blockExists: "SELECT 1 AS found FROM blocks WHERE height = ? OR hash = ?",
@@ -203,6 +210,12 @@ export class BlockStore {
     return row === undefined ? null : storedBlock(row);
   }
 
+  /** The header and hash of the block at `height` (without reading its body), or null. */
+  headerAt(height: number): { header: BlockHeader; hash: Hash } | null {
+    const row = this.statements.headerByHeight.get(height) as { header: Buffer; hash: Buffer } | undefined;
+    return row === undefined ? null : { header: decodeBlockHeader(bytes(row.header)), hash: bytes(row.hash) };
+  }
+
   /** The block whose header hashes to `hash`, or null. */
   blockByHash(hash: Hash): StoredBlock | null {
     const row = this.statements.blockByHash.get(hash) as BlockRow | undefined;
@@ -262,7 +275,7 @@ export class BlockStore {
       "an encoded block is within block_bytes_max",
     );
     invariant(block.txs.length === block.results.length, "a block has one result per transaction");
-    const hash = blockHash(header);
+    const hash = input.hash ?? blockHash(header);
     if (this.statements.blockExists.get(header.height, hash) !== undefined) {
       throw new NodeError("BLOCK_NOT_NEXT", `a block at height ${header.height} or with its hash is stored`);
     }
@@ -276,12 +289,17 @@ export class BlockStore {
       input.raftIndex,
       encoded,
     );
-    const ids = input.ids;
+    const { ids, txEncodings } = input;
     invariant(ids === undefined || ids.length === block.txs.length, "one id per transaction");
+    invariant(
+      txEncodings === undefined || txEncodings.length === block.txs.length,
+      "one encoding per transaction",
+    );
     block.txs.forEach((signed, index) => {
       const id = ids?.[index] ?? txId(signed.tx);
       const result = block.results[index] as TxResult;
-      this.statements.insertTx.run(id, header.height, index, encodeSignedTx(signed), encodeTxResult(result));
+      const encodedTx = txEncodings?.[index] ?? encodeSignedTx(signed);
+      this.statements.insertTx.run(id, header.height, index, encodedTx, encodeTxResult(result));
     });
     return hash;
   }
