@@ -60,7 +60,7 @@ export function registerNodeCommands(program: Command, io: Io): void {
     .option("--api-base-port <port>", "node i serves its API on port + i (127.0.0.1)", parsePort, 8080)
     .option(
       "--docker",
-      "also write docker-compose.yml, per-node config.docker.json and prometheus/prometheus.yml",
+      "also write docker-compose.yml, per-node config.docker.json, and Prometheus + Grafana (profile monitoring)",
     )
     .option("--json", "print JSON (the network.json summary)")
     .addHelpText("after", `\n${describeNetworkLayout()}`)
