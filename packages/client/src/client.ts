@@ -20,6 +20,7 @@ import { ClientError, clientError } from "./errors.js";
 import { errorOf, exchange, type FetchLike, isRecord, parseJson, send } from "./http.js";
 import { type Identity, signedRequestHeaders } from "./identity.js";
 import {
+  batch_txs_max,
   commit_poll_initial_ms,
   commit_poll_max_ms,
   commit_wait_default_ms,
@@ -32,6 +33,8 @@ import {
   ACCESS_CHECK,
   ACCESS_EVENT,
   AUDIT,
+  BATCH,
+  BATCH_ITEM,
   BLOCK,
   BLOCK_EVENT,
   BLOCK_SUMMARY,
@@ -52,6 +55,7 @@ import { type BuildOptions, type BuiltTx, builtOf, type TxBuilder, txBuilder } f
 import type {
   AccessCheck,
   AuditEntry,
+  BatchItem,
   BlockDetail,
   BlockPage,
   BlockSummary,
@@ -235,6 +239,39 @@ export class MedledgerClient {
       TX_STATUS,
       { ...options, timeoutMs },
     );
+  }
+
+  /**
+   * POST /txs/batch: up to batch_txs_max transactions in one request, one answer each in order
+   * (pending, committed, or refused with the error a single submit would throw). With `wait`, the node
+   * answers once every accepted one is committed or after `waitMs`.
+   */
+  async submitBatch(
+    txs: readonly TxInput[],
+    options: CallOptions & { wait?: boolean; waitMs?: number } = {},
+  ): Promise<BatchItem[]> {
+    if (txs.length === 0 || txs.length > batch_txs_max) {
+      throw new ClientError("CLIENT_INPUT_INVALID", 0, `a batch holds 1 to ${batch_txs_max} transactions`);
+    }
+    const waitMs = Math.min(options.waitMs ?? submit_wait_default_ms, submit_wait_max_ms);
+    const query = options.wait === true ? `?wait=true&timeoutMs=${positive(waitMs, "waitMs")}` : "";
+    const timeoutMs =
+      options.timeoutMs ??
+      (options.wait === true ? Math.max(this.timeoutMs, waitMs + request_wait_margin_ms) : this.timeoutMs);
+    const body = { txs: txs.map((tx) => ({ encoded: toHex(encodedOf(tx)) })) };
+    const answer = await this.json<{ items: BatchItem[] }>(
+      { method: "POST", path: `/txs/batch${query}`, body, ok: [200] },
+      BATCH,
+      { ...options, timeoutMs },
+    );
+    if (answer.items.length !== txs.length) {
+      throw new ClientError(
+        "CLIENT_RESPONSE_INVALID",
+        200,
+        "POST /txs/batch: one answer per transaction expected",
+      );
+    }
+    return answer.items.map((item) => checkShape<BatchItem>(item, BATCH_ITEM, "POST /txs/batch item"));
   }
 
   /**

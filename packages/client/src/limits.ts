@@ -12,6 +12,8 @@ export const request_timeout_default_ms = 30_000;
 export const request_wait_margin_ms = 5_000;
 /** The server's longest wait for a commit (POST /txs `timeoutMs` maximum). */
 export const submit_wait_max_ms = 30_000;
+/** Most transactions in one submitBatch (the API's api_batch_txs_max). */
+export const batch_txs_max = 1024;
 /** Default wait of submit({ wait: true }) and commit(). */
 export const submit_wait_default_ms = 10_000;
 /** waitForCommit: first and largest pause between two GET /txs/{id}. */

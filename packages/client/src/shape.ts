@@ -58,6 +58,15 @@ export const TX_STATUS: Shape = {
   txIndex: "number?",
   result: "object?",
 };
+export const BATCH: Shape = { items: "array" };
+export const BATCH_ITEM: Shape = {
+  id: "string?",
+  status: "string",
+  height: "number?",
+  txIndex: "number?",
+  result: "object?",
+  error: "object?",
+};
 export const TX_DETAIL: Shape = {
   ...TX_STATUS,
   tx: "object?",

@@ -58,6 +58,16 @@ export interface TxStatus {
   result?: TxResultJson;
 }
 
+/** One answer of POST /txs/batch: pending, committed (with its result) or refused (with the error). */
+export interface BatchItem {
+  id?: string;
+  status: "pending" | "committed" | "refused";
+  height?: number;
+  txIndex?: number;
+  result?: TxResultJson;
+  error?: { code: string; message: string; reason?: string; field?: string };
+}
+
 /** GET /txs/{id}: committed ones carry the transaction, its leaf, the proof and the block header. */
 export interface TxDetail extends TxStatus {
   tx?: SignedTxJson;

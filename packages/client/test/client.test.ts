@@ -236,6 +236,26 @@ describe("requests", () => {
     expect(JSON.parse(calls[2]?.init.body as string)).toEqual(built.json);
   });
 
+  it("submitBatch posts every transaction as { encoded }, checks one answer each, and bounds the batch", async () => {
+    const built = [txs.patientRegister(patient), txs.patientRegister(provider)];
+    const items = [
+      { id: built[0]?.id, status: "committed", height: 3, txIndex: 0, result: { status: "ok", code: "ok" } },
+      { status: "refused", error: { code: "TX_INVALID", message: "bad", reason: "SIGNATURE_INVALID" } },
+    ];
+    const { client: c, calls } = client(() => json(200, { items }));
+    expect(await c.submitBatch(built, { wait: true, waitMs: 2000 })).toEqual(items);
+    expect(calls[0]?.url.pathname).toBe("/txs/batch");
+    expect(calls[0]?.url.search).toBe("?wait=true&timeoutMs=2000");
+    expect(JSON.parse(calls[0]?.init.body as string)).toEqual({
+      txs: built.map((tx) => ({ encoded: toHex(tx.encoded) })),
+    });
+    expect((await failure(c.submitBatch([]))).code).toBe("CLIENT_INPUT_INVALID");
+    const short = client(() => json(200, { items: items.slice(0, 1) }));
+    expect((await failure(short.client.submitBatch(built))).code).toBe("CLIENT_RESPONSE_INVALID");
+    const bad = client(() => json(200, { items: [{ status: 3 }, { status: "pending" }] }));
+    expect((await failure(bad.client.submitBatch(built))).code).toBe("CLIENT_RESPONSE_INVALID");
+  });
+
   it("commit() polls past a pending answer and throws TX_REJECTED for a failed rule", async () => {
     const built = txs.patientRegister(patient);
     let polls = 0;

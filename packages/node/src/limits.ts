@@ -158,6 +158,10 @@ assertLimit(
 export const api_body_bytes_max = 64 * KiB;
 /** Largest POST /records body, in bytes: the anchor and the record's content in base64. */
 export const api_record_body_bytes_max = 8 * MiB;
+/** Most transactions in one POST /txs/batch. */
+export const api_batch_txs_max = 1024;
+/** Largest POST /txs/batch body, in bytes (1,024 transactions of about 1 KiB in hex fit). */
+export const api_batch_body_bytes_max = 4 * MiB;
 /** Longest a caller may ask POST /txs?wait=true to wait for a commit. */
 export const api_wait_timeout_max_ms = 30 * SECOND_MS;
 /** How long POST /records and GET /records/{id} wait for their transaction to commit. */

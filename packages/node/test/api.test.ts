@@ -25,6 +25,7 @@ import {
   signed,
   singleNodeApi,
 } from "./api-helpers.js";
+import { signerFor } from "./node-helpers.js";
 
 let fx: ApiFixture;
 const who = people("api");
@@ -157,6 +158,80 @@ describe("transactions and blocks", () => {
     const wrongChain = await fx.app.inject({ method: "POST", url: "/txs", payload: otherChain.json });
     expectError(wrongChain, 400, "TX_INVALID");
     expect(wrongChain.json().error.reason).toBe("chain-mismatch");
+  });
+
+  it("POST /txs/batch answers each transaction in order; a refused one does not affect the others", async () => {
+    const fresh = Array.from({ length: 5 }, (_, index) =>
+      signed(fx.chain, "patient.register", signerFor(`batch-patient-${index}`), {}),
+    );
+    const forged = { encoded: fresh[0]?.hex.replace(/..$/, "00") ?? "" };
+    const otherChain = signed("another-chain", "patient.register", signerFor("batch-other"), {});
+    const txs = [
+      ...fresh.map((tx) => ({ encoded: tx.hex })),
+      forged,
+      { encoded: otherChain.hex },
+      { encoded: fresh[1]?.hex ?? "" },
+    ];
+    const answer = await fx.app.inject({
+      method: "POST",
+      url: "/txs/batch?wait=true&timeoutMs=10000",
+      payload: { txs },
+    });
+    expect(answer.statusCode).toBe(200);
+    const items = answer.json().items as Array<{
+      id?: string;
+      status: string;
+      error?: { code: string; reason?: string };
+      result?: { code: string };
+    }>;
+    expect(items).toHaveLength(txs.length);
+    fresh.forEach((tx, index) => {
+      expect(items[index]).toMatchObject({ id: tx.id, status: "committed", result: { code: "ok" } });
+    });
+    expect(items[5]).toMatchObject({ status: "refused", error: { code: "TX_INVALID" } });
+    expect(items[6]).toMatchObject({
+      status: "refused",
+      error: { code: "TX_INVALID", reason: "chain-mismatch" },
+    });
+    expect(items[7]).toMatchObject({ id: fresh[1]?.id, status: "committed" });
+    for (const tx of fresh) {
+      const detail = await fx.app.inject({ url: `/txs/${tx.id}` });
+      expect(detail.json().status).toBe("committed");
+    }
+    // Without wait: already committed ones say so at once.
+    const again = await fx.app.inject({
+      method: "POST",
+      url: "/txs/batch",
+      payload: { txs: txs.slice(0, 2) },
+    });
+    expect(again.json().items.map((item: { status: string }) => item.status)).toEqual([
+      "committed",
+      "committed",
+    ]);
+  });
+
+  it("POST /txs/batch refuses an empty, oversized or malformed batch as a whole", async () => {
+    expectError(
+      await fx.app.inject({ method: "POST", url: "/txs/batch", payload: { txs: [] } }),
+      400,
+      "VALIDATION_FAILED",
+    );
+    const tooMany = Array.from({ length: 1025 }, () => ({ encoded: "00" }));
+    expectError(
+      await fx.app.inject({ method: "POST", url: "/txs/batch", payload: { txs: tooMany } }),
+      400,
+      "VALIDATION_FAILED",
+    );
+    expectError(
+      await fx.app.inject({ method: "POST", url: "/txs/batch", payload: { txs: [{ encoded: "0g" }] } }),
+      400,
+      "VALIDATION_FAILED",
+    );
+    expectError(
+      await fx.app.inject({ method: "POST", url: "/txs/batch", payload: { txs: "x" } }),
+      400,
+      "VALIDATION_FAILED",
+    );
   });
 
   it("bad input answers 400 VALIDATION_FAILED or BODY_INVALID with the field", async () => {
@@ -482,6 +557,7 @@ describe("metrics and OpenAPI", () => {
         "GET /status",
         "GET /metrics",
         "POST /txs",
+        "POST /txs/batch",
         "GET /txs/{id}",
         "GET /blocks/{height}",
         "GET /blocks",

@@ -117,6 +117,23 @@ export const TxStatusSchema = Type.Object({
   result: Type.Optional(TxResultSchema),
 });
 
+/** One item's answer in a batch: its status, or the error that refused it (others are unaffected). */
+export const BatchItemSchema = Type.Object({
+  id: Type.Optional(HashHex),
+  status: Type.Union([Type.Literal("pending"), Type.Literal("committed"), Type.Literal("refused")]),
+  height: Type.Optional(Type.Integer()),
+  txIndex: Type.Optional(Type.Integer()),
+  result: Type.Optional(TxResultSchema),
+  error: Type.Optional(
+    Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+      reason: Type.Optional(Type.String()),
+      field: Type.Optional(Type.String()),
+    }),
+  ),
+});
+
 export const TxProofSchema = Type.Object({
   index: Type.Integer(),
   size: Type.Integer(),

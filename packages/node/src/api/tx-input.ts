@@ -76,7 +76,7 @@ export function submitTx(context: ApiContext, parsed: ParsedTx): Submitted {
     throw new ApiError("TX_INVALID", REASON_CODES[reason], { reason });
   }
   try {
-    const outcome = ledger.submit(parsed.encoded);
+    const outcome = ledger.submit(parsed.encoded, { signed: parsed.signed, id: parsed.id });
     if (outcome.status === "accepted") context.metrics.trackSubmit(parsed.idHex);
     if (outcome.status === "committed") {
       const committed = ledger.committedTx(parsed.id);

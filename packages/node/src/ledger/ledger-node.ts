@@ -43,6 +43,7 @@ import {
   parseGenesis,
   type ReasonCode,
   replayBlock,
+  type SignedTx,
   type Signer,
   signBlockHeader,
   signedTxDigest,
@@ -263,9 +264,9 @@ export class LedgerNode {
 
   /**
    * Offers an encoded signed transaction: verified once, queued, gossiped in a batch. Idempotent by id.
-   * Throws TX_INVALID or MEMPOOL_FULL.
+   * `decoded`: the caller's decoding of `encoded`, if it has one. Throws TX_INVALID or MEMPOOL_FULL.
    */
-  submit(encoded: Uint8Array): AddOutcome {
+  submit(encoded: Uint8Array, decoded?: { signed: SignedTx; id: Hash }): AddOutcome {
     this.assertHealthy();
     if (this.stalled !== null) {
       throw new NodeError(
@@ -273,7 +274,7 @@ export class LedgerNode {
         "this node's disk is full: it takes no transactions until space returns",
       );
     }
-    const outcome = this.mempool.add(encoded);
+    const outcome = this.mempool.add(encoded, decoded);
     if (outcome.status === "accepted") {
       this.gossipQueue.push(encoded);
       if (this.gossipQueue.length >= gossip_batch_txs_max) this.flushGossip();

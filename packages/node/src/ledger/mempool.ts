@@ -88,14 +88,15 @@ export class Mempool {
    * Offers an encoded signed transaction. Returns accepted (new), pending (this very copy is waiting)
    * or committed (its id is already consumed by the ledger: submitting twice is idempotent). Throws
    * TX_INVALID for a transaction that fails decoding, its chain, liveness, signatures or authenticity,
-   * and MEMPOOL_FULL when there is no room.
+   * and MEMPOOL_FULL when there is no room. `decoded`, when the caller already decoded `encoded` (the
+   * API does), saves decoding it again; it must be exactly what decodeSignedTxWithId(encoded) gives.
    */
-  add(encoded: Uint8Array): AddOutcome {
+  add(encoded: Uint8Array, decoded?: { signed: SignedTx; id: Hash }): AddOutcome {
     const digest = signedTxDigest(encoded);
     const key = toHex(digest);
     const waiting = this.pool.get(key); // the same bytes again (gossip echoes): no decoding
     if (waiting !== undefined) return { status: "pending", tx: waiting };
-    const { signed, id } = decodeOrThrow(encoded);
+    const { signed, id } = decoded ?? decodeOrThrow(encoded);
     if (this.options.isCommitted(id)) return { status: "committed", id };
     this.checkEnvelope(signed);
     const idKey = toHex(id);

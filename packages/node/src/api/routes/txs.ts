@@ -10,11 +10,27 @@ import {
   txToJson,
 } from "@medledger/protocol";
 import { Type } from "typebox";
-import { api_wait_timeout_max_ms } from "../../limits.js";
+import { api_batch_body_bytes_max, api_batch_txs_max, api_wait_timeout_max_ms } from "../../limits.js";
 import type { ApiContext, ApiInstance } from "../context.js";
-import { ApiError } from "../errors.js";
-import { errorResponses, HashHex, TxDetailSchema, TxInputSchema, TxStatusSchema } from "../schemas.js";
-import { parseTxInput, resultJson, submitTx, type TxInput, waitCommitted } from "../tx-input.js";
+import { ApiError, isApiError } from "../errors.js";
+import {
+  BatchItemSchema,
+  EncodedTxSchema,
+  errorResponses,
+  HashHex,
+  TxDetailSchema,
+  TxInputSchema,
+  TxStatusSchema,
+} from "../schemas.js";
+import {
+  type ParsedTx,
+  parseTxInput,
+  resultJson,
+  type Submitted,
+  submitTx,
+  type TxInput,
+  waitCommitted,
+} from "../tx-input.js";
 
 const SubmitQuerySchema = Type.Object({
   wait: Type.Optional(Type.Boolean({ default: false, description: "wait for the commit" })),
@@ -64,6 +80,47 @@ export function txRoutes(app: ApiInstance, context: ApiContext): void {
     },
   );
 
+  app.post(
+    "/txs/batch",
+    {
+      bodyLimit: api_batch_body_bytes_max,
+      schema: {
+        summary: `submit up to ${api_batch_txs_max} signed transactions in one request (each idempotent by id)`,
+        description:
+          "Answers one item per transaction, in order: pending, committed (with its result) or refused (with the error a single POST /txs would give); one refused transaction does not affect the others. With wait=true the answer comes once every accepted transaction is committed, or after timeoutMs.",
+        tags: ["txs"],
+        body: Type.Object(
+          { txs: Type.Array(EncodedTxSchema, { minItems: 1, maxItems: api_batch_txs_max }) },
+          { additionalProperties: false },
+        ),
+        querystring: SubmitQuerySchema,
+        response: { 200: Type.Object({ items: Type.Array(BatchItemSchema) }), ...errorResponses() },
+      },
+    },
+    async (request) => {
+      const outcomes = request.body.txs.map((input, index): BatchOutcome => {
+        try {
+          const parsed = parseTxInput(input, `txs[${index}]`);
+          return { parsed, submitted: submitTx(context, parsed) };
+        } catch (error) {
+          if (!isApiError(error) || error.statusCode >= 500) throw error;
+          return { error };
+        }
+      });
+      if (request.query.wait === true) {
+        const timeoutMs = request.query.timeoutMs ?? 10_000;
+        await Promise.all(
+          outcomes.map(async (outcome) => {
+            if (!("parsed" in outcome) || outcome.submitted.status !== "pending") return;
+            const committed = await waitCommitted(context, outcome.parsed, timeoutMs);
+            if (committed !== null) outcome.submitted = { status: "committed", committed };
+          }),
+        );
+      }
+      return { items: outcomes.map(batchItem) };
+    },
+  );
+
   app.get(
     "/txs/:id",
     {
@@ -103,4 +160,33 @@ export function txRoutes(app: ApiInstance, context: ApiContext): void {
       };
     },
   );
+}
+
+/** One transaction of a batch: submitted (and maybe committed), or refused with its error. */
+type BatchOutcome = { parsed: ParsedTx; submitted: Submitted } | { error: ApiError };
+
+function batchItem(outcome: BatchOutcome) {
+  if ("error" in outcome) {
+    const { code, message, details } = outcome.error;
+    const { reason, field } = details;
+    return {
+      status: "refused" as const,
+      error: {
+        code,
+        message,
+        ...(typeof reason === "string" ? { reason } : {}),
+        ...(typeof field === "string" ? { field } : {}),
+      },
+    };
+  }
+  const { parsed, submitted } = outcome;
+  if (submitted.status === "pending") return { id: parsed.idHex, status: "pending" as const };
+  const { committed } = submitted;
+  return {
+    id: parsed.idHex,
+    status: "committed" as const,
+    height: committed.height,
+    txIndex: committed.txIndex,
+    result: resultJson(committed.result),
+  };
 }
