@@ -53,12 +53,154 @@ export function encodeCanonical(value: unknown, options: EncodingOptions): Uint8
   checkValue(value, field, 0);
   let bytes: Uint8Array;
   try {
-    bytes = encode(value, rfc8949EncodeOptions);
+    bytes = encodeModel(value) ?? encode(value, rfc8949EncodeOptions);
   } catch (cause) {
     throw new ProtocolError("ENCODING_INVALID", `${field} cannot be encoded`, { field, cause });
   }
   checkSize(bytes.length, options.bytesMax, field);
   return bytes;
+}
+
+/**
+ * Canonical CBOR of `value` when it is within the value model (what encodeCanonical accepts), written
+ * directly: the same bytes as cborg with RFC 8949 options (tested byte for byte), several times faster
+ * because map keys are ordered by (UTF-8 length, bytes) without encoding them to compare. Returns null
+ * for anything outside the model (negative or unsafe numbers, undefined, Maps, ill-formed text...): the
+ * caller then falls back to cborg, so no value is ever encoded differently.
+ */
+export function encodeModel(value: unknown): Uint8Array | null {
+  const writer = new Writer();
+  return writeModel(writer, value, 0) ? writer.finish() : null;
+}
+
+const TEXT_ENCODER = new TextEncoder();
+
+/** A growable byte buffer. */
+class Writer {
+  private bytes = new Uint8Array(256);
+  private length = 0;
+
+  reserve(extra: number): void {
+    if (this.length + extra <= this.bytes.length) return;
+    let size = this.bytes.length * 2;
+    while (size < this.length + extra) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+  }
+
+  /** Writes a head: major type and argument in its shortest form. */
+  head(major: number, value: number): void {
+    this.reserve(9);
+    const out = this.bytes;
+    const top = major << 5;
+    if (value < 24) {
+      out[this.length++] = top | value;
+    } else if (value < 256) {
+      out[this.length++] = top | 24;
+      out[this.length++] = value;
+    } else if (value < 65_536) {
+      out[this.length++] = top | 25;
+      out[this.length++] = value >> 8;
+      out[this.length++] = value & 0xff;
+    } else if (value < TWO_32) {
+      out[this.length++] = top | 26;
+      out[this.length++] = value >>> 24;
+      out[this.length++] = (value >>> 16) & 0xff;
+      out[this.length++] = (value >>> 8) & 0xff;
+      out[this.length++] = value & 0xff;
+    } else {
+      const high = Math.floor(value / TWO_32);
+      const low = value >>> 0;
+      out[this.length++] = top | 27;
+      out[this.length++] = high >>> 24;
+      out[this.length++] = (high >>> 16) & 0xff;
+      out[this.length++] = (high >>> 8) & 0xff;
+      out[this.length++] = high & 0xff;
+      out[this.length++] = low >>> 24;
+      out[this.length++] = (low >>> 16) & 0xff;
+      out[this.length++] = (low >>> 8) & 0xff;
+      out[this.length++] = low & 0xff;
+    }
+  }
+
+  raw(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.bytes.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  byte(value: number): void {
+    this.reserve(1);
+    this.bytes[this.length++] = value;
+  }
+
+  finish(): Uint8Array {
+    return this.bytes.slice(0, this.length);
+  }
+}
+
+interface WellFormed {
+  isWellFormed(): boolean;
+}
+
+function writeModel(writer: Writer, value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "boolean":
+      writer.byte(value ? 0xf5 : 0xf4);
+      return true;
+    case "number":
+      if (!Number.isSafeInteger(value) || value < 0 || Object.is(value, -0)) return false;
+      writer.head(0, value);
+      return true;
+    case "string": {
+      if (!(value as unknown as WellFormed).isWellFormed()) return false;
+      const bytes = TEXT_ENCODER.encode(value);
+      writer.head(3, bytes.length);
+      writer.raw(bytes);
+      return true;
+    }
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (value === null) {
+    writer.byte(0xf6);
+    return true;
+  }
+  if (value instanceof Uint8Array) {
+    writer.head(2, value.length);
+    writer.raw(value);
+    return true;
+  }
+  if (depth >= encoding_depth_max) return false;
+  if (Array.isArray(value)) {
+    writer.head(4, value.length);
+    for (let index = 0; index < value.length; index++) {
+      if (!(index in value) || !writeModel(writer, value[index], depth + 1)) return false;
+    }
+    return true;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).map((key) => ({ key, bytes: TEXT_ENCODER.encode(key) }));
+  for (const { key } of keys) {
+    if (key === "__proto__" || !(key as unknown as WellFormed).isWellFormed()) return false;
+  }
+  keys.sort((left, right) =>
+    left.bytes.length !== right.bytes.length
+      ? left.bytes.length - right.bytes.length
+      : compareBytes(left.bytes, right.bytes),
+  );
+  writer.head(5, keys.length);
+  for (const { key, bytes } of keys) {
+    writer.head(3, bytes.length);
+    writer.raw(bytes);
+    if (!writeModel(writer, record[key], depth + 1)) return false;
+  }
+  return true;
 }
 
 /** The value whose canonical CBOR is exactly `bytes`; throws ENCODING_INVALID or ENCODING_TOO_LARGE. */

@@ -11,6 +11,7 @@
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { encode, rfc8949EncodeOptions } from "cborg";
 import { bytesEqual, concatBytes, sha256, utf8 } from "./bytes.js";
+import { encodeModel } from "./encoding.js";
 import { check, invariant, ProtocolError } from "./errors.js";
 import { type Genesis, parseGenesis } from "./genesis.js";
 import { isTxKind, parseBody } from "./kinds.js";
@@ -211,7 +212,7 @@ const ZERO_HASH = new Uint8Array(hash_bytes);
  */
 export function computeAppHash(prevAppHash: Hash, height: number, log: readonly WriteRecord[]): Hash {
   const logHash = nobleSha256.create();
-  for (const record of log) logHash.update(encode(record, rfc8949EncodeOptions));
+  for (const record of log) logHash.update(encodeModel(record) ?? encode(record, rfc8949EncodeOptions));
   return sha256(concatBytes(APP_HASH_DOMAIN, prevAppHash, uint64(height), logHash.digest()));
 }
 

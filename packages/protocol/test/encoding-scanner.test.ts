@@ -14,6 +14,7 @@ import {
   cborMapValue,
   decodeCanonical,
   encodeCanonical,
+  encodeModel,
 } from "../src/encoding.js";
 import { isProtocolError } from "../src/errors.js";
 import { encoding_depth_max } from "../src/limits.js";
@@ -238,5 +239,83 @@ describe("part locators", () => {
     expect(() => cborArrayItems(encodeCanonical({ a: 1 }, options), 0)).toThrow();
     expect(() => cborMapValue(encodeCanonical([1], options), 0, "a")).toThrow();
     expect(cborMapValue(encodeCanonical({ a: utf8("x") }, options), 0, "a")).toEqual([3, 5]);
+  });
+});
+
+describe("the direct encoder", () => {
+  const anything: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
+    value: fc.oneof(
+      { depthSize: "small", maxDepth: 5 },
+      fc.constantFrom(
+        null,
+        true,
+        false,
+        -1,
+        -0,
+        1.5,
+        2 ** 53,
+        Number.MAX_SAFE_INTEGER,
+        2 ** 32,
+        65_535,
+        65_536,
+        255,
+        256,
+        23,
+        24,
+      ),
+      fc.nat(),
+      fc.integer(),
+      fc.string({ unit: "binary", maxLength: 30 }),
+      fc.string({ unit: "grapheme", maxLength: 12 }),
+      fc.constantFrom("\uD800", "a\uDC00b", "\uFEFFx", "é".repeat(30)),
+      fc.uint8Array({ maxLength: 300 }),
+      fc.array(tie("value"), { maxLength: 4 }),
+      fc.dictionary(fc.string({ unit: "binary", maxLength: 8 }), tie("value"), { maxKeys: 5 }),
+    ),
+  })).value;
+
+  it("writes exactly cborg's RFC 8949 bytes for every value it accepts, and accepts the whole model (property)", () => {
+    fc.assert(
+      fc.property(anything, (value) => {
+        const direct = encodeModel(value);
+        let reference: Uint8Array | null = null;
+        try {
+          reference = encode(value, rfc8949EncodeOptions);
+        } catch {
+          reference = null;
+        }
+        if (direct !== null) {
+          expect(reference, "cborg encodes what the direct encoder encodes").not.toBeNull();
+          expect(toHex(direct)).toBe(toHex(reference as Uint8Array));
+        }
+        if (inModel(value, 0) && !(typeof value === "string" && value.startsWith("\uFEFF"))) {
+          expect(direct, "every value of the model is encoded directly").not.toBeNull();
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("refuses what is outside the model so the caller falls back", () => {
+    for (const value of [
+      -1,
+      1.5,
+      -0,
+      2 ** 53,
+      undefined,
+      new Map(),
+      [undefined],
+      { a: undefined },
+      "\uD800",
+      10n,
+    ]) {
+      expect(encodeModel(value)).toBeNull();
+    }
+    const sparse: unknown[] = [];
+    sparse[2] = 1;
+    expect(encodeModel(sparse)).toBeNull();
+    let deep: unknown = [];
+    for (let depth = 0; depth < encoding_depth_max + 1; depth++) deep = [deep];
+    expect(encodeModel(deep)).toBeNull();
   });
 });
