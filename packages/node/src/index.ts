@@ -1,5 +1,9 @@
 /** @medledger/node: the node daemon as a library: network, storage, the replicated ledger, assembly. */
 import "./polyfills.js";
+import { useNodeCrypto } from "@medledger/protocol/node";
+
+// A daemon hashes with node:crypto (checked against the pure-JS sha256 as it is installed).
+useNodeCrypto();
 
 export * from "./api/index.js";
 export * from "./backup.js";

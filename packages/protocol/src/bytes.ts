@@ -78,7 +78,35 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** sha256 of `bytes` (pure JS, browser-safe). */
+/** A sha256 implementation: one call over one byte string. */
+export type Sha256 = (bytes: Uint8Array) => Uint8Array;
+
+let sha256Impl: Sha256 = nobleSha256;
+
+/** sha256 of `bytes`: pure JS (noble, browser-safe) unless a faster implementation was installed. */
 export function sha256(bytes: Uint8Array): Uint8Array {
-  return nobleSha256(bytes);
+  return sha256Impl(bytes);
+}
+
+/** Known answers an installed sha256 must give (FIPS 180-2 examples, and lengths around one block). */
+const SHA256_CHECKS = [
+  new Uint8Array(0),
+  utf8("abc"),
+  new Uint8Array(55),
+  new Uint8Array(64),
+  new Uint8Array(1000).fill(7),
+];
+
+/**
+ * Installs a faster sha256 (e.g. node:crypto's, through `@medledger/protocol/node`) after checking it
+ * gives noble's answers; otherwise throws and keeps the current one.
+ */
+export function installSha256(impl: Sha256): void {
+  for (const input of SHA256_CHECKS) {
+    const got = impl(input);
+    if (!(got instanceof Uint8Array) || toHex(got) !== toHex(nobleSha256(input))) {
+      throw new Error("the sha256 implementation gives wrong answers: not installed");
+    }
+  }
+  sha256Impl = impl;
 }

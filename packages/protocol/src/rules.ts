@@ -8,7 +8,6 @@
  * access.log, its audit entry) is written. Reason codes, decisions
  * and the app hash are deterministic: the same blocks give the same state and app hash everywhere.
  */
-import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { encode, rfc8949EncodeOptions } from "cborg";
 import { bytesEqual, concatBytes, sha256, utf8 } from "./bytes.js";
 import { encodeModel } from "./encoding.js";
@@ -211,9 +210,14 @@ const ZERO_HASH = new Uint8Array(hash_bytes);
  * with cborg's RFC 8949 canonical options, concatenated in the order the writes were made))).
  */
 export function computeAppHash(prevAppHash: Hash, height: number, log: readonly WriteRecord[]): Hash {
-  const logHash = nobleSha256.create();
-  for (const record of log) logHash.update(encodeModel(record) ?? encode(record, rfc8949EncodeOptions));
-  return sha256(concatBytes(APP_HASH_DOMAIN, prevAppHash, uint64(height), logHash.digest()));
+  const encodings = log.map((record) => encodeModel(record) ?? encode(record, rfc8949EncodeOptions));
+  const sequence = new Uint8Array(encodings.reduce((total, encoding) => total + encoding.length, 0));
+  let offset = 0;
+  for (const encoding of encodings) {
+    sequence.set(encoding, offset);
+    offset += encoding.length;
+  }
+  return sha256(concatBytes(APP_HASH_DOMAIN, prevAppHash, uint64(height), sha256(sequence)));
 }
 
 /** Applies a genesis to an empty store: founders, their node keys, the chain state; returns the app hash. */
