@@ -7,6 +7,9 @@
 //   commits are observed by the driver's block stream;
 // - closed loop: `concurrency` workers, each POST /txs?wait=true and the next one when it answers
 //   (the commit time is the answer's arrival).
+// With `batch` > 1 the transactions go in POST /txs/batch requests of at most `batch`: in the open loop
+// each tick sends what is due (each transaction still timed from its own schedule), in the closed loop
+// each worker sends `batch` at a time with wait=true.
 // At the end it writes its samples to `out` and prints {"event":"done"}.
 import { setMaxListeners } from "node:events";
 import { writeFileSync } from "node:fs";
@@ -63,6 +66,33 @@ async function submit(index, send_ms, wait) {
   samples.push([tx.id, node, send_ms, answer.status, now_ms(), code ?? answer.error ?? ""]);
 }
 
+const batch_max = Math.max(1, config.batch ?? 1);
+let batches_sent = 0;
+
+/** Sends txs[from, to) as one POST /txs/batch to the next node; `send_ms_of(i)` times each. */
+async function submitBatch(from, to, send_ms_of, wait) {
+  const node = batches_sent++ % config.urls.length;
+  const query = wait ? `?wait=true&timeoutMs=${config.wait_timeout_ms}` : "";
+  const body = { txs: txs.slice(from, to).map((tx) => tx.body) };
+  const answer = await request(agent, `${config.urls[node]}/txs/batch${query}`, {
+    method: "POST",
+    body,
+    signal: abort.signal,
+  });
+  const answered_ms = now_ms();
+  const items = answer.status === 200 ? (answer.body?.items ?? []) : [];
+  for (let i = from; i < to; i++) {
+    const item = items[i - from];
+    const code =
+      item === undefined
+        ? (answer.body?.error?.code ?? answer.error ?? "")
+        : item.status === "refused"
+          ? item.error?.code
+          : item.status;
+    samples.push([txs[i].id, node, send_ms_of(i), answer.status, answered_ms, code ?? ""]);
+  }
+}
+
 async function openLoop(start_ms) {
   const interval_ms = 1000 / config.rate;
   const end_ms = start_ms + config.duration_ms;
@@ -71,7 +101,27 @@ async function openLoop(start_ms) {
   while (next < txs.length) {
     const now = now_ms();
     if (now >= end_ms) break;
-    while (next < txs.length) {
+    if (batch_max > 1) {
+      // Everything due now, in batches of at most batch_max, each timed from its own schedule.
+      let due = next;
+      while (due < txs.length) {
+        const scheduled = start_ms + due * interval_ms;
+        if (scheduled > now || scheduled >= end_ms) break;
+        due++;
+      }
+      for (let from = next; from < due; from += batch_max) {
+        const promise = submitBatch(
+          from,
+          Math.min(due, from + batch_max),
+          (i) => start_ms + i * interval_ms,
+          false,
+        );
+        inflight.add(promise);
+        promise.then(() => inflight.delete(promise));
+      }
+      next = due;
+    }
+    while (batch_max === 1 && next < txs.length) {
       const scheduled = start_ms + next * interval_ms;
       if (scheduled > now || scheduled >= end_ms) break;
       const promise = submit(next, scheduled, false);
@@ -79,7 +129,7 @@ async function openLoop(start_ms) {
       promise.then(() => inflight.delete(promise));
       next++;
     }
-    await new Promise((resolve) => setTimeout(resolve, 2));
+    await new Promise((resolve) => setTimeout(resolve, config.tick_ms ?? 2));
   }
   await Promise.race([Promise.all(inflight), new Promise((resolve) => setTimeout(resolve, config.grace_ms))]);
   abort.abort();
@@ -92,6 +142,13 @@ async function closedLoop(start_ms) {
   let next = 0;
   const worker = async () => {
     while (next < txs.length && now_ms() < end_ms) {
+      if (batch_max > 1) {
+        const from = next;
+        next = Math.min(txs.length, next + batch_max);
+        const sent_ms = now_ms();
+        await submitBatch(from, next, () => sent_ms, true);
+        continue;
+      }
       const index = next++;
       await submit(index, now_ms(), true);
     }

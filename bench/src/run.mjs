@@ -26,6 +26,9 @@ const profile_only = args.includes("--profile-only");
 const profile_on = profile_only || (!quick && !args.includes("--no-profile"));
 // --profile-rate N: profile an open-loop run at N tx/s instead of flat out.
 const profile_rate = args.includes("--profile-rate") ? Number(args[args.indexOf("--profile-rate") + 1]) : 0;
+// --batch N: transactions per HTTP request (POST /txs/batch); 1 = one POST /txs each.
+const batch = args.includes("--batch") ? Number(args[args.indexOf("--batch") + 1]) : 64;
+if (!Number.isInteger(batch) || batch < 1 || batch > 1024) throw new Error("--batch takes 1..1024");
 const out_dir = args.includes("--out") ? args[args.indexOf("--out") + 1] : join(here, "..", "results");
 
 // The plan: one table of every duration and size, so a run's shape is read at once.
@@ -37,7 +40,7 @@ const plan = quick
       warmup_ms: 1_500,
       saturation_duration_ms: 7_000,
       grace_ms: 5_000,
-      closed_concurrency: 128,
+      closed_concurrency: batch > 1 ? 16 : 128,
       closed_presign_per_generator: 10_000,
       drain_max_ms: 8_000,
       catch_up_max_ms: 20_000,
@@ -58,7 +61,7 @@ const plan = quick
       open_duration_ms: 40_000,
       warmup_ms: 10_000,
       saturation_duration_ms: 40_000,
-      closed_concurrency: 200,
+      closed_concurrency: batch > 1 ? 16 : 200,
       closed_presign_per_generator: 50_000,
       drain_max_ms: 30_000,
       grace_ms: 15_000,
@@ -173,6 +176,9 @@ async function runPhase(cluster, workload, { mode, rate = 0, duration_ms, warmup
       rate: rate / plan.generators,
       duration_ms,
       concurrency: plan.closed_concurrency,
+      batch,
+      // With batches, the open loop flushes what is due every 5 ms (each transaction timed from its own schedule).
+      tick_ms: batch > 1 ? 5 : 2,
       wait_timeout_ms: 15_000,
       grace_ms: plan.grace_ms,
       sockets: mode === "open" ? 256 : plan.closed_concurrency,
@@ -488,9 +494,8 @@ async function main() {
     kind: quick ? "quick" : "full",
     date: new Date().toISOString(),
     machine: machine(),
-    plan,
-    workload:
-      "access.log transactions (provider logs an access to a consenting patient's labs/medications/allergies/problems for TREAT), pre-signed with node:crypto ed25519, posted as {encoded} round-robin to every node's API",
+    plan: { ...plan, batch },
+    workload: `access.log transactions (provider logs an access to a consenting patient's labs/medications/allergies/problems for TREAT), pre-signed with node:crypto ed25519, posted as {encoded} round-robin to every node's API, ${batch > 1 ? `in POST /txs/batch requests of at most ${batch} (open loop: what is due every 5 ms; closed loop: ${batch} per request with wait=true)` : "one POST /txs per transaction"}`,
   };
   log(`machine: ${result.machine.nproc} cores, ${result.machine.cpu_model}, Node ${result.machine.node}`);
   if (profile_only) {
