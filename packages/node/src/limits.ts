@@ -116,6 +116,10 @@ export const raft_snapshot_data_bytes_max = 1 * MiB;
 export const blocks_range_max = 256;
 /** Most bytes of encoded blocks one range query returns (always at least one block). */
 export const blocks_range_bytes_max = 12 * MiB;
+/** Most decompressed block bodies kept in memory (recent blocks: transactions read after commit, catch-up). */
+export const block_body_cache_entries_max = 64;
+/** Most bytes of decompressed block bodies kept in memory. */
+export const block_body_cache_bytes_max = 32 * MiB;
 /** Smallest chunk of an exported state a caller may ask for, in bytes. */
 export const state_chunk_bytes_min = 64 * KiB;
 /** Largest chunk of an exported state, in bytes (one chunk travels in one response). */

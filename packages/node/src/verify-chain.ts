@@ -5,8 +5,10 @@
  * (verifyBlockStructure: chain, height, prev hash, time, Raft term and index, Merkle roots, the
  * proposer's signature and every transaction's signatures), and replaying it on a fresh in-memory
  * state (the genesis, then every block before it) gives the same results, result root and app hash
- * as its header; the transaction rows stored for it match the block. At the end, the applied tip and
- * the chain state agree with the last block. The first problem stops the check and names its height.
+ * as its header; a transaction row locates each of its transactions. At the end, there is no other
+ * transaction row, every Raft entry that gave its bytes up to a block has that block, and the applied
+ * tip and the chain state agree with the last block. The first problem stops the check and names its
+ * height.
  *
  * Limits: a node that installed a snapshot from a leader lacks the blocks before it and fails at the
  * first missing height; whether a block's proposer was the Raft leader is not knowable from the chain.
@@ -22,18 +24,19 @@ import {
   decodeBlock,
   encodeBlock,
   encodeBlockHeader,
-  encodeSignedTx,
   encodeTxResult,
   type Genesis,
   type GenesisAnchor,
   type Hash,
   isProtocolError,
+  limits,
   MemoryStateStore,
   parseGenesis,
   toHex,
   verifyBlockStructure,
 } from "@medledger/protocol";
 import { nodeVerifier } from "@medledger/protocol/node";
+import { unpackBody } from "./storage/block-body.js";
 import { type ChainDb, openChainDb } from "./storage/db.js";
 
 /** What verifyChain checks: the chain database file and the genesis it must start from. */
@@ -68,9 +71,9 @@ type BlockRow = {
   header: Buffer;
   sig: Buffer;
   tx_count: number;
+  codec: number;
   encoded: Buffer;
 };
-type TxRow = { id: Buffer; tx_index: number; signed: Buffer; result: Buffer };
 
 /** A problem at one height (internal: becomes the failed ChainVerification). */
 class ChainProblem extends Error {
@@ -120,23 +123,47 @@ function walk(
   let height = 0;
   let txs = 0;
   const rows = db.sqlite
-    .prepare("SELECT height, hash, header, sig, tx_count, encoded FROM blocks ORDER BY height")
+    .prepare("SELECT height, hash, header, sig, tx_count, codec, encoded FROM blocks ORDER BY height")
     .iterate() as IterableIterator<BlockRow>;
-  const txRows = db.sqlite.prepare(
-    "SELECT id, tx_index, signed, result FROM txs WHERE height = ? ORDER BY tx_index",
-  );
+  const txRow = db.sqlite.prepare("SELECT 1 AS found FROM txs WHERE id = ? AND height = ? AND tx_index = ?");
   for (const row of rows) {
     const expected = height + 1;
     if (row.height !== expected) throw new ChainProblem(expected, `block ${expected} is missing`);
     const block = decodeStored(row);
     const ids = verifyStructure(block, previous, expected);
     appHash = replay(state, block, ids, appHash);
-    checkTxRows(block, ids, txRows.all(expected) as TxRow[]);
+    ids.forEach((id, index) => {
+      if (txRow.get(id, expected, index) === undefined) {
+        throw new ChainProblem(
+          expected,
+          `block ${expected}: no transaction row locates transaction ${index}`,
+        );
+      }
+    });
     previous = block.header;
     hash = new Uint8Array(row.hash);
     height = expected;
     txs += block.txs.length;
     options.onBlock?.(height);
+  }
+  const rowCount = (db.sqlite.prepare("SELECT count(*) AS n FROM txs").get() as { n: number }).n;
+  if (rowCount !== txs) {
+    throw new ChainProblem(
+      height,
+      `there are ${rowCount} transaction rows for the ${txs} transactions of the blocks`,
+    );
+  }
+  const orphan = db.sqlite
+    .prepare(
+      `SELECT idx FROM raft_entries e WHERE data IS NULL
+       AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.raft_index = e.idx) LIMIT 1`,
+    )
+    .get() as { idx: number } | undefined;
+  if (orphan !== undefined) {
+    throw new ChainProblem(
+      height,
+      `Raft entry ${orphan.idx} has no bytes and no block stored with its index`,
+    );
   }
   checkTip(db, { height, hash, appHash });
   return { height, blockHash: toHex(hash), appHash: toHex(appHash), txs };
@@ -145,9 +172,10 @@ function walk(
 /** Decodes a stored block and checks the stored columns agree with its canonical encoding. */
 function decodeStored(row: BlockRow): Block {
   const at = row.height;
-  const encoded = new Uint8Array(row.encoded);
   let block: Block;
+  let encoded: Uint8Array;
   try {
+    encoded = new Uint8Array(unpackBody(row.codec, new Uint8Array(row.encoded), limits.block_bytes_max));
     block = decodeBlock(encoded);
   } catch (error) {
     throw new ChainProblem(at, `block ${at}: its stored encoding does not decode: ${messageOf(error)}`);
@@ -207,29 +235,6 @@ function replay(state: MemoryStateStore, block: Block, ids: readonly Hash[], pre
     throw new ChainProblem(at, `block ${at}: the replayed app hash differs from the header's`);
   }
   return outcome.appHash;
-}
-
-/** The stored transaction rows of a block are its transactions, ids and results, in order. */
-function checkTxRows(block: Block, ids: readonly Hash[], rows: readonly TxRow[]): void {
-  const at = block.header.height;
-  if (rows.length !== block.txs.length) {
-    throw new ChainProblem(
-      at,
-      `block ${at}: ${rows.length} transaction rows for ${block.txs.length} transactions`,
-    );
-  }
-  rows.forEach((row, index) => {
-    const signed = block.txs[index];
-    const result = block.results[index];
-    const same =
-      signed !== undefined &&
-      result !== undefined &&
-      row.tx_index === index &&
-      bytesEqual(row.id, ids[index] as Hash) &&
-      bytesEqual(row.signed, encodeSignedTx(signed)) &&
-      bytesEqual(row.result, encodeTxResult(result));
-    if (!same) throw new ChainProblem(at, `block ${at}: the stored row of transaction ${index} differs`);
-  });
 }
 
 /** The applied tip and the chain state must be the last verified block's. */

@@ -72,7 +72,7 @@ function backupOf(name: string): string {
 
 describe("verifyChain", () => {
   beforeAll(async () => {
-    for (const name of ["encoded", "header", "result", "gap"]) {
+    for (const name of ["encoded", "header", "result", "extra", "raft", "gap"]) {
       await backupNode({ dataDir: source, outFile: backupOf(name) });
     }
   });
@@ -117,9 +117,28 @@ describe("verifyChain", () => {
     if (!report.ok) expect(report.problem).toContain(`block ${height}`);
   });
 
-  it("names the height of a transaction row whose stored result was changed", () => {
-    const path = tamperedCopy("result", run("UPDATE txs SET result = x'a0' WHERE height = ?", 1));
-    expect(verifyChain({ dbPath: path, genesis })).toMatchObject({ ok: false, height: 1 });
+  it("names the height of a block whose transaction row was moved, and counts extra rows", () => {
+    const moved = tamperedCopy("result", run("UPDATE txs SET tx_index = tx_index + 7 WHERE height = ?", 1));
+    const report = verifyChain({ dbPath: moved, genesis });
+    expect(report).toMatchObject({ ok: false, height: 1 });
+    if (!report.ok) expect(report.problem).toContain("no transaction row locates transaction 0");
+    const extra = tamperedCopy(
+      "extra",
+      run("INSERT INTO txs (id, height, tx_index) VALUES (zeroblob(32), 1, 9)"),
+    );
+    expect(verifyChain({ dbPath: extra, genesis })).toMatchObject({ ok: false, height });
+  });
+
+  it("fails when a Raft entry gave its bytes up to a block that is not stored", () => {
+    const path = tamperedCopy(
+      "raft",
+      run(
+        `UPDATE raft_entries SET data = NULL WHERE type = 0 AND idx NOT IN (SELECT raft_index FROM blocks)`,
+      ),
+    );
+    const report = verifyChain({ dbPath: path, genesis });
+    expect(report).toMatchObject({ ok: false, height });
+    if (!report.ok) expect(report.problem).toMatch(/Raft entry \d+ has no bytes/);
   });
 
   it("names a missing block", () => {

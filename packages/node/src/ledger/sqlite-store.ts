@@ -96,7 +96,6 @@ export class SqliteLedgerStore implements LedgerStore {
       raftIndex: commit.raftIndex,
       ids: commit.ids,
       hash,
-      ...(commit.txEncodings === undefined ? {} : { txEncodings: commit.txEncodings }),
       apply: commit.apply,
     });
     invariant(outcome.applied, "a committed block is applied exactly once");

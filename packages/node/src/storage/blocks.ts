@@ -1,8 +1,10 @@
 /**
  * Blocks, transactions and the applied tip. applyCommittedBlock() is the exactly-once apply of a
  * committed block: in ONE SQLite transaction it runs the caller's rules over the state store, inserts
- * the block and its transactions with their results, and records the applied Raft index, so a crash
- * leaves all of it or none of it; a block at or below the applied Raft index is skipped.
+ * the block (its canonical encoding compressed: block-body.ts) and where each transaction sits, hands
+ * the bytes of the Raft entry that carried it over to the stored block, and records the applied Raft
+ * index, so a crash leaves all of it or none of it; a block at or below the applied Raft index is
+ * skipped. A transaction's encoding and result are sliced from its block when asked for.
  */
 import {
   AUTHENTICITY_CODES,
@@ -15,8 +17,6 @@ import {
   decodeSignedTx,
   decodeTxResult,
   encodeBlockHeader,
-  encodeSignedTx,
-  encodeTxResult,
   GENESIS_PREV_HASH,
   type Hash,
   limits as protocolLimits,
@@ -27,7 +27,14 @@ import {
 } from "@medledger/protocol";
 import type Database from "better-sqlite3";
 import { invariant, NodeError } from "../errors.js";
-import { blocks_range_bytes_max, blocks_range_max, tx_copies_max } from "../limits.js";
+import {
+  block_body_cache_bytes_max,
+  block_body_cache_entries_max,
+  blocks_range_bytes_max,
+  blocks_range_max,
+  tx_copies_max,
+} from "../limits.js";
+import { type BlockLayout, blockLayout, packBody, unpackBody } from "./block-body.js";
 import { bytes, guard } from "./sql.js";
 import type { SqliteStateStore } from "./state-store.js";
 import type { Tip } from "./state-sync.js";
@@ -58,8 +65,6 @@ export interface BlockToStore {
   readonly raftIndex: number;
   /** The transaction ids in block order, when the caller has them (else they are computed). */
   readonly ids?: readonly Hash[];
-  /** The canonical encodings of the signed transactions in block order, when the caller has them. */
-  readonly txEncodings?: readonly Uint8Array[];
   /** The header's hash, when the caller has it (else it is computed). */
   readonly hash?: Hash;
 }
@@ -74,17 +79,22 @@ export interface CommittedBlock<T> extends BlockToStore {
 export type ApplyOutcome<T> = { readonly applied: true; readonly value: T } | { readonly applied: false };
 
 const SQL = {
-  insertBlock: `INSERT INTO blocks (height, hash, header, sig, time, tx_count, raft_index, encoded)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  insertTx: "INSERT INTO txs (id, height, tx_index, signed, result) VALUES (?, ?, ?, ?, ?)",
-  blockByHeight: "SELECT encoded, hash, raft_index FROM blocks WHERE height = ?",
-  blockByHash: "SELECT encoded, hash, raft_index FROM blocks WHERE hash = ?",
+  insertBlock: `INSERT INTO blocks (height, hash, header, sig, time, tx_count, raft_index, codec, encoded)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertTx: "INSERT INTO txs (id, height, tx_index) VALUES (?, ?, ?)",
+  // Delete then insert (not UPDATE): the leaf pages that held the entry's bytes are rebalanced and freed.
+  dropEntry: "DELETE FROM raft_entries WHERE idx = ? AND type = 0 AND data = ? RETURNING term",
+  putReleasedEntry: "INSERT INTO raft_entries (idx, term, type, data) VALUES (?, ?, 0, NULL)",
+  bodyByHeight: "SELECT height, codec, encoded FROM blocks WHERE height = ?",
+  blockByHeight: "SELECT height, codec, encoded, hash, raft_index FROM blocks WHERE height = ?",
+  blockByHash: "SELECT height, codec, encoded, hash, raft_index FROM blocks WHERE hash = ?",
+  blockRange: `SELECT height, codec, encoded, hash, raft_index FROM blocks WHERE height >= ? AND height <= ?
+    ORDER BY height LIMIT ?`,
   headerByHeight: "SELECT header, hash FROM blocks WHERE height = ?",
-  blockRange: `SELECT encoded, hash, raft_index FROM blocks WHERE height >= ? AND height <= ?
+  headerRange: `SELECT height, hash, header, tx_count, raft_index FROM blocks WHERE height >= ? AND height <= ?
     ORDER BY height LIMIT ?`,
   blockExists: "SELECT 1 AS found FROM blocks WHERE height = ? OR hash = ?",
-  txById: `SELECT id, height, tx_index, signed, result FROM txs WHERE id = ?
-    ORDER BY height, tx_index LIMIT ${tx_copies_max}`,
+  txById: `SELECT height, tx_index FROM txs WHERE id = ? ORDER BY height, tx_index LIMIT ${tx_copies_max}`,
   tip: "SELECT raft_index, height, block_hash, app_hash FROM applied WHERE id = 0",
   putTip: `INSERT INTO applied (id, raft_index, height, block_hash, app_hash) VALUES (0, ?, ?, ?, ?)
     ON CONFLICT (id) DO UPDATE SET raft_index = excluded.raft_index, height = excluded.height,
@@ -93,13 +103,66 @@ const SQL = {
 } as const;
 
 type Statements = { -readonly [K in keyof typeof SQL]: Database.Statement };
-type BlockRow = { encoded: Buffer; hash: Buffer; raft_index: number };
+type BodyRow = { height: number; codec: number; encoded: Buffer };
+type BlockRow = BodyRow & { hash: Buffer; raft_index: number };
+
+/** A block header without its body: what a page of headers lists. */
+export interface StoredHeader {
+  readonly header: BlockHeader;
+  readonly hash: Hash;
+  readonly txCount: number;
+  readonly raftIndex: number;
+}
 
 const ROLLBACK = Symbol("rollback");
+
+/** A block's canonical encoding in memory, with where its parts lie once asked for. */
+interface CachedBody {
+  readonly encoded: Uint8Array;
+  layout: BlockLayout | null;
+}
+
+/**
+ * The canonical encodings of recent blocks (least recently used first out), so that a transaction
+ * read soon after its commit, or a block sent to several followers, is not decompressed again. Only
+ * committed blocks enter it: bodies read inside a transaction (which may roll back) are not kept.
+ */
+class BodyCache {
+  private readonly entries = new Map<number, CachedBody>();
+  private bytes = 0;
+
+  get(height: number): CachedBody | undefined {
+    const entry = this.entries.get(height);
+    if (entry !== undefined) {
+      this.entries.delete(height);
+      this.entries.set(height, entry);
+    }
+    return entry;
+  }
+
+  put(height: number, entry: CachedBody): void {
+    const size = entry.encoded.byteLength;
+    if (size > block_body_cache_bytes_max) return;
+    const old = this.entries.get(height);
+    if (old !== undefined) {
+      this.entries.delete(height);
+      this.bytes -= old.encoded.byteLength;
+    }
+    this.entries.set(height, entry);
+    this.bytes += size;
+    while (this.entries.size > block_body_cache_entries_max || this.bytes > block_body_cache_bytes_max) {
+      const oldest = this.entries.entries().next();
+      if (oldest.done === true) break;
+      this.entries.delete(oldest.value[0]);
+      this.bytes -= oldest.value[1].encoded.byteLength;
+    }
+  }
+}
 
 /** Blocks, transactions and the applied tip over the chain database. */
 export class BlockStore {
   private readonly statements: Statements;
+  private readonly bodies = new BodyCache();
 
   /** Prepares every statement over `sqlite`; `state` is the store the rules run over. */
   constructor(
@@ -148,17 +211,23 @@ export class BlockStore {
 
   /** Stores a block and its transactions (no state change, no tip change), in one transaction. */
   appendBlock(input: BlockToStore): Hash {
-    return guard(() => this.sqlite.transaction(() => this.insertBlock(input))());
+    const hash = guard(() => this.sqlite.transaction(() => this.insertBlock(input))());
+    this.bodies.put(input.block.header.height, { encoded: input.encoded, layout: null });
+    return hash;
   }
 
   /**
    * The exactly-once apply of a committed block, in ONE transaction: skipped when `raftIndex` is not
    * after the applied index; else the block must follow the tip (BLOCK_NOT_NEXT), `apply` runs over
    * the state, the resulting app hash must equal the header's (APP_HASH_MISMATCH), then the block, its
-   * transactions with their results and the new tip are written. Any throw rolls everything back.
+   * transactions' locations and the new tip are written, and the Raft entry that carried the block
+   * (when it holds exactly these bytes) gives its copy up to the stored block. Any throw rolls
+   * everything back.
    */
   applyCommittedBlock<T>(input: CommittedBlock<T>): ApplyOutcome<T> {
-    return guard(() => this.apply(input));
+    const outcome = guard(() => this.apply(input));
+    if (outcome.applied) this.bodies.put(input.block.header.height, { encoded: input.encoded, layout: null });
+    return outcome;
   }
 
   private apply<T>(input: CommittedBlock<T>): ApplyOutcome<T> {
@@ -177,9 +246,19 @@ export class BlockStore {
         throw new NodeError("APP_HASH_MISMATCH", `block ${header.height}: the state's app hash differs`);
       }
       const hash = this.insertBlock(input);
+      this.releaseEntry(input.raftIndex, input.encoded);
       this.statements.putTip.run(input.raftIndex, header.height, hash, chain.appHash);
       return { applied: true, value };
     })();
+  }
+
+  /**
+   * The Raft entry at `raftIndex` gives its bytes up to the block just stored, when it holds exactly
+   * `encoded` (a committed entry: never replaced). Its reads then come from the block.
+   */
+  private releaseEntry(raftIndex: number, encoded: Uint8Array): void {
+    const dropped = this.statements.dropEntry.get(raftIndex, encoded) as { term: number } | undefined;
+    if (dropped !== undefined) this.statements.putReleasedEntry.run(raftIndex, dropped.term);
   }
 
   /** Records that Raft entries up to `raftIndex` are applied (entries that carry no block). */
@@ -206,20 +285,14 @@ export class BlockStore {
 
   /** The block at `height`, or null. */
   blockAt(height: number): StoredBlock | null {
-    const row = this.statements.blockByHeight.get(height) as BlockRow | undefined;
-    return row === undefined ? null : storedBlock(row);
-  }
-
-  /** The header and hash of the block at `height` (without reading its body), or null. */
-  headerAt(height: number): { header: BlockHeader; hash: Hash } | null {
-    const row = this.statements.headerByHeight.get(height) as { header: Buffer; hash: Buffer } | undefined;
-    return row === undefined ? null : { header: decodeBlockHeader(bytes(row.header)), hash: bytes(row.hash) };
+    const row = guard(() => this.statements.blockByHeight.get(height)) as BlockRow | undefined;
+    return row === undefined ? null : this.storedBlock(row);
   }
 
   /** The block whose header hashes to `hash`, or null. */
   blockByHash(hash: Hash): StoredBlock | null {
-    const row = this.statements.blockByHash.get(hash) as BlockRow | undefined;
-    return row === undefined ? null : storedBlock(row);
+    const row = guard(() => this.statements.blockByHash.get(hash)) as BlockRow | undefined;
+    return row === undefined ? null : this.storedBlock(row);
   }
 
   /**
@@ -227,44 +300,113 @@ export class BlockStore {
    * blocks_range_bytes_max bytes of encodings (always at least one block when one exists).
    */
   blockRange(from: number, to: number): StoredBlock[] {
+    const rows = guard(() => this.statements.blockRange.all(from, to, blocks_range_max)) as BlockRow[];
     const out: StoredBlock[] = [];
     let total = 0;
-    for (const raw of this.statements.blockRange.iterate(from, to, blocks_range_max)) {
-      const row = raw as BlockRow;
-      total += row.encoded.byteLength;
+    for (const row of rows) {
+      const encoded = this.body(row).encoded;
+      total += encoded.byteLength;
       if (out.length > 0 && total > blocks_range_bytes_max) break;
-      out.push(storedBlock(row));
+      out.push({ block: decodeBlock(encoded), encoded, hash: bytes(row.hash), raftIndex: row.raft_index });
     }
     return out;
+  }
+
+  /** The header and hash of the block at `height` (without reading its body), or null. */
+  headerAt(height: number): { header: BlockHeader; hash: Hash } | null {
+    const row = guard(() => this.statements.headerByHeight.get(height)) as
+      | { header: Buffer; hash: Buffer }
+      | undefined;
+    return row === undefined ? null : { header: decodeBlockHeader(bytes(row.header)), hash: bytes(row.hash) };
+  }
+
+  /**
+   * The headers of the stored blocks with heights in [from, to], in order (at most blocks_range_max),
+   * without reading their bodies: a page of headers.
+   */
+  headerRange(from: number, to: number): StoredHeader[] {
+    const rows = guard(() => this.statements.headerRange.all(from, to, blocks_range_max)) as Array<{
+      height: number;
+      hash: Buffer;
+      header: Buffer;
+      tx_count: number;
+      raft_index: number;
+    }>;
+    return rows.map((row) => ({
+      header: decodeBlockHeader(bytes(row.header)),
+      hash: bytes(row.hash),
+      txCount: row.tx_count,
+      raftIndex: row.raft_index,
+    }));
+  }
+
+  /**
+   * The canonical encoding of a stored block from its row (height, codec, encoded), through the cache
+   * of recent blocks: how the Raft storage reads the entry of an applied block.
+   */
+  unpack(row: { height: number; codec: number; encoded: Uint8Array }): Uint8Array {
+    return this.body(row as BodyRow).encoded;
   }
 
   /**
    * The committed transaction `id` with its height, index and result, or null. One id may sit in
    * several blocks (a forged copy rejected without consuming it, a replay rejected after it): the
-   * answer is the first row that is not an inauthentic copy, else the latest row.
+   * answer is the first row that is not an inauthentic copy, else the latest row. Its encoding and
+   * result are sliced from the block; the signed transaction is decoded only when asked for.
    */
   tx(id: Hash): StoredTx | null {
-    const rows = this.statements.txById.all(id) as Array<{
-      id: Buffer;
-      height: number;
-      tx_index: number;
-      signed: Buffer;
-      result: Buffer;
-    }>;
+    const rows = guard(() => this.statements.txById.all(id)) as Array<{ height: number; tx_index: number }>;
     let chosen: StoredTx | null = null;
     for (const row of rows) {
-      const encoded = bytes(row.signed);
-      chosen = {
-        id: bytes(row.id),
-        signed: decodeSignedTx(encoded),
-        encoded,
+      const cached = this.bodyAt(row.height);
+      if (cached === null) throw corrupt(`transaction row at height ${row.height} has no block`);
+      const layout = this.layoutOf(cached);
+      const index = row.tx_index;
+      if (2 * index + 1 >= layout.txs.length) {
+        throw corrupt(`block ${row.height} has no transaction ${index}`);
+      }
+      const { encoded } = cached;
+      const txBytes = encoded.slice(layout.txs[2 * index], layout.txs[2 * index + 1]);
+      const result = decodeTxResult(
+        encoded.subarray(layout.results[2 * index], layout.results[2 * index + 1]),
+      );
+      chosen = lazyTx({
+        id: new Uint8Array(id),
+        encoded: txBytes,
         height: row.height,
-        txIndex: row.tx_index,
-        result: decodeTxResult(bytes(row.result)),
-      };
-      if (!AUTHENTICITY_CODES.has(chosen.result.code as ReasonCode)) return chosen;
+        txIndex: index,
+        result,
+      });
+      if (!AUTHENTICITY_CODES.has(result.code as ReasonCode)) return chosen;
     }
     return chosen;
+  }
+
+  private storedBlock(row: BlockRow): StoredBlock {
+    const encoded = this.body(row).encoded;
+    return { block: decodeBlock(encoded), encoded, hash: bytes(row.hash), raftIndex: row.raft_index };
+  }
+
+  private bodyAt(height: number): CachedBody | null {
+    const cached = this.bodies.get(height);
+    if (cached !== undefined) return cached;
+    const row = this.statements.bodyByHeight.get(height) as BodyRow | undefined;
+    return row === undefined ? null : this.body(row);
+  }
+
+  /** The decompressed body of `row`, from the cache or the row (cached unless inside a transaction). */
+  private body(row: BodyRow): CachedBody {
+    const cached = this.bodies.get(row.height);
+    if (cached !== undefined) return cached;
+    const encoded = unpackBody(row.codec, bytes(row.encoded), protocolLimits.block_bytes_max);
+    const entry: CachedBody = { encoded, layout: null };
+    if (!this.sqlite.inTransaction) this.bodies.put(row.height, entry);
+    return entry;
+  }
+
+  private layoutOf(cached: CachedBody): BlockLayout {
+    if (cached.layout === null) cached.layout = blockLayout(cached.encoded);
+    return cached.layout;
   }
 
   private insertBlock(input: BlockToStore): Hash {
@@ -279,6 +421,7 @@ export class BlockStore {
     if (this.statements.blockExists.get(header.height, hash) !== undefined) {
       throw new NodeError("BLOCK_NOT_NEXT", `a block at height ${header.height} or with its hash is stored`);
     }
+    const packed = packBody(encoded);
     this.statements.insertBlock.run(
       header.height,
       hash,
@@ -287,25 +430,31 @@ export class BlockStore {
       header.time,
       block.txs.length,
       input.raftIndex,
-      encoded,
+      packed.codec,
+      packed.body,
     );
-    const { ids, txEncodings } = input;
+    const ids = input.ids;
     invariant(ids === undefined || ids.length === block.txs.length, "one id per transaction");
-    invariant(
-      txEncodings === undefined || txEncodings.length === block.txs.length,
-      "one encoding per transaction",
-    );
-    block.txs.forEach((signed, index) => {
-      const id = ids?.[index] ?? txId(signed.tx);
-      const result = block.results[index] as TxResult;
-      const encodedTx = txEncodings?.[index] ?? encodeSignedTx(signed);
-      this.statements.insertTx.run(id, header.height, index, encodedTx, encodeTxResult(result));
-    });
+    for (let index = 0; index < block.txs.length; index++) {
+      const id = ids?.[index] ?? txId((block.txs[index] as SignedTx).tx);
+      this.statements.insertTx.run(id, header.height, index);
+    }
     return hash;
   }
 }
 
-function storedBlock(row: BlockRow): StoredBlock {
-  const encoded = bytes(row.encoded);
-  return { block: decodeBlock(encoded), encoded, hash: bytes(row.hash), raftIndex: row.raft_index };
+/** A StoredTx whose signed transaction is decoded on first use. */
+function lazyTx(parts: Omit<StoredTx, "signed">): StoredTx {
+  let signed: SignedTx | null = null;
+  return {
+    ...parts,
+    get signed(): SignedTx {
+      if (signed === null) signed = decodeSignedTx(parts.encoded);
+      return signed;
+    },
+  };
+}
+
+function corrupt(message: string): NodeError {
+  return new NodeError("STORAGE_CORRUPT", `chain database: ${message}`);
 }

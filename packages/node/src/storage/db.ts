@@ -102,7 +102,7 @@ export class ChainDb {
 
   /** The Raft storage of this database (one per database); `bootstrap` is stored only on first use. */
   raftStorage(options: SqliteRaftStorageOptions): SqliteRaftStorage {
-    if (this.raft === null) this.raft = new SqliteRaftStorage(this.sqlite, options);
+    if (this.raft === null) this.raft = new SqliteRaftStorage(this.sqlite, options, this.blocks);
     return this.raft;
   }
 

@@ -213,6 +213,40 @@ CREATE INDEX txs_by_id ON txs (id, height, tx_index);
 `;
 
 /**
+ * Migration 5: each block's bytes are stored once. `blocks.encoded` holds the canonical encoding
+ * compressed as `codec` says (0: as is, the rows written before; 1: Brotli). A transaction row only
+ * locates its transaction (id, height, index): the signed transaction and its result are read from the
+ * block. The Raft entry of an applied block keeps no bytes of its own (data NULL): they are the body of
+ * the block stored with its Raft index (blocks_by_raft_index). Entries whose bytes equal their stored
+ * block are released here.
+ */
+const BLOCK_BODIES_ONCE = `
+ALTER TABLE blocks ADD COLUMN codec INTEGER NOT NULL DEFAULT 0 CHECK (codec IN (0, 1));
+CREATE UNIQUE INDEX blocks_by_raft_index ON blocks (raft_index);
+CREATE TABLE txs_v5 (
+  id BLOB NOT NULL CHECK (length(id) = 32),
+  height INTEGER NOT NULL REFERENCES blocks (height),
+  tx_index INTEGER NOT NULL,
+  PRIMARY KEY (id, height, tx_index)
+) STRICT, WITHOUT ROWID;
+INSERT INTO txs_v5 (id, height, tx_index) SELECT id, height, tx_index FROM txs;
+DROP TABLE txs;
+ALTER TABLE txs_v5 RENAME TO txs;
+CREATE TABLE raft_entries_v5 (
+  idx INTEGER PRIMARY KEY,
+  term INTEGER NOT NULL CHECK (term >= 0),
+  type INTEGER NOT NULL CHECK (type IN (0, 1)),
+  data BLOB CHECK (data IS NOT NULL OR type = 0)
+) STRICT;
+INSERT INTO raft_entries_v5 (idx, term, type, data)
+  SELECT e.idx, e.term, e.type, CASE WHEN e.type = 0 AND EXISTS (
+    SELECT 1 FROM blocks b WHERE b.raft_index = e.idx AND b.codec = 0 AND b.encoded = e.data
+  ) THEN NULL ELSE e.data END FROM raft_entries e;
+DROP TABLE raft_entries;
+ALTER TABLE raft_entries_v5 RENAME TO raft_entries;
+`;
+
+/**
  * Every migration, in order. Append only: never edit or renumber a released entry (the database
  * records each one's hash and refuses to open when an applied migration's SQL changed).
  */
@@ -221,4 +255,5 @@ export const MIGRATIONS: readonly Migration[] = [
   [2, CHAIN],
   [3, STATE],
   [4, TXS_BY_POSITION],
+  [5, BLOCK_BODIES_ONCE],
 ];

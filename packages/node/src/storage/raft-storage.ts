@@ -9,6 +9,11 @@
  * snapshot metadata, the hard state and the indexes are held in fields, and a bounded cache keeps the
  * terms and entries of the log's tail. Memory changes only after the transaction committed, so a failed
  * write (disk full) leaves the view equal to the disk.
+ *
+ * An entry carrying a block keeps its bytes until the block is applied: then the block store, in the
+ * apply's transaction, sets the entry's data to NULL when the stored block holds exactly those bytes
+ * (a committed entry is never replaced), and reads give back the stored block's canonical encoding.
+ * Entries a new leader may still overwrite (not applied) always keep their own bytes.
  */
 import {
   assert,
@@ -64,10 +69,21 @@ const SQL = {
   deleteThrough: "DELETE FROM raft_entries WHERE idx <= ?",
   deleteAll: "DELETE FROM raft_entries",
   term: "SELECT term FROM raft_entries WHERE idx = ?",
-  entries: "SELECT idx, term, type, data FROM raft_entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+  entries: `SELECT e.idx, e.term, e.type, e.data, b.height, b.codec, b.encoded FROM raft_entries e
+    LEFT JOIN blocks b ON e.data IS NULL AND b.raft_index = e.idx
+    WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx`,
 } as const;
 
 type Statements = { -readonly [K in keyof typeof SQL]: Database.Statement };
+type EntryRow = {
+  idx: number;
+  term: number;
+  type: number;
+  data: Buffer | null;
+  height: number | null;
+  codec: number | null;
+  encoded: Buffer | null;
+};
 
 /** The Raft log's tail in memory: terms of [termStart, last] and entries of [entryStart, last]. */
 class TailCache {
@@ -168,6 +184,11 @@ function dataBytes(entry: Entry | undefined): number {
   return entry === undefined ? 0 : entry.data.byteLength;
 }
 
+/** Reads the canonical encoding of a stored block from its row (the BlockStore, with its cache). */
+export interface StoredBodies {
+  unpack(row: { height: number; codec: number; encoded: Uint8Array }): Uint8Array;
+}
+
 /** Raft Storage over SQLite, equal in behaviour to MemoryStorage, with persist() for one Ready. */
 export class SqliteRaftStorage implements Storage {
   private readonly statements: Statements;
@@ -181,6 +202,7 @@ export class SqliteRaftStorage implements Storage {
   constructor(
     private readonly sqlite: Database.Database,
     options: SqliteRaftStorageOptions,
+    private readonly bodies: StoredBodies,
   ) {
     const entriesMax = Math.min(
       options.cacheEntriesMax ?? raft_entry_cache_entries_max,
@@ -358,16 +380,25 @@ export class SqliteRaftStorage implements Storage {
     const out: Entry[] = [];
     let total = 0;
     for (const raw of this.statements.entries.iterate(lo, hi)) {
-      const row = raw as { idx: number; term: number; type: number; data: Buffer };
+      const row = raw as EntryRow;
       if (row.idx !== lo + out.length) throw corrupt(`raft entry ${lo + out.length} is missing`);
       const type = row.type === 0 ? "normal" : "confChange";
-      const entry: Entry = { index: row.idx, term: row.term, type, data: bytes(row.data) };
+      const entry: Entry = { index: row.idx, term: row.term, type, data: this.dataOf(row) };
       total += entrySizeBytes(entry);
       if (out.length > 0 && total > maxBytes) return out;
       out.push(entry);
     }
     if (out.length !== hi - lo) throw corrupt(`raft entry ${lo + out.length} is missing`);
     return out;
+  }
+
+  /** An entry's bytes: its own, or (an applied block's entry) those of the block stored with its index. */
+  private dataOf(row: EntryRow): Uint8Array {
+    if (row.data !== null) return bytes(row.data);
+    if (row.height === null || row.codec === null || row.encoded === null) {
+      throw corrupt(`raft entry ${row.idx} has no data and no stored block`);
+    }
+    return this.bodies.unpack({ height: row.height, codec: row.codec, encoded: bytes(row.encoded) });
   }
 
   private loadSnapshot(bootstrap: Snapshot): Snapshot {
