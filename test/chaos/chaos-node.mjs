@@ -3,7 +3,11 @@
 // Usage: node chaos-node.mjs '<json config>'. It serves the HTTP API on config.apiHost:config.apiPort
 // (with a rate limit high enough for the workload), prints one JSON line {"event":"ready",...}, then
 // reads JSON lines on stdin: {"op":"faults","dropFrom":[peer ids],"dropTo":[peer ids],"lossPercent":n}
-// sets the process-level faults (the fallback where namespaces are not allowed).
+// sets the process-level faults (the fallback where namespaces are not allowed); {"op":"counters","seq":n}
+// answers {"event":"counters","seq":n,"counts":{...},"halted":...}: how often the node logged each
+// message (by level, message and the last 8 characters of the peer or `from` it names), which is how the harness
+// sees that a byzantine peer was refused, disconnected or banned. Warnings and errors also go to stderr
+// as JSON lines.
 import { createInterface } from "node:readline";
 import { startApi, startNode } from "@medledger/node";
 import { fromHex } from "@medledger/protocol";
@@ -21,6 +25,30 @@ if (typeof Promise.withResolvers !== "function") {
 }
 
 const config = JSON.parse(process.argv[2] ?? "{}");
+
+/** Log lines counted by "level msg|peer-suffix" (no peer: "level msg|"). */
+const counts = new Map();
+function countingLogger(bindings) {
+  const log = (level) => (msg, fields) => {
+    const named = fields?.peer ?? fields?.from;
+    const peer = typeof named === "string" ? named.slice(-8) : "";
+    const key = `${level} ${msg}|${peer}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    if (level === "warn" || level === "error") {
+      const line = { time: new Date().toISOString(), level, msg, ...bindings, ...fields };
+      process.stderr.write(
+        `${JSON.stringify(line, (_key, value) => (value instanceof Error ? value.message : value))}\n`,
+      );
+    }
+  };
+  return {
+    child: (more) => countingLogger({ ...bindings, ...more }),
+    debug: log("debug"),
+    info: log("info"),
+    warn: log("warn"),
+    error: log("error"),
+  };
+}
 const faults = { dropFrom: new Set(), dropTo: new Set(), lossPercent: 0 };
 const lost = () => faults.lossPercent > 0 && Math.random() * 100 < faults.lossPercent;
 
@@ -31,6 +59,7 @@ const node = await startNode({
   listen: config.listen,
   peers: config.peers,
   tickMs: config.tickMs ?? 50,
+  logger: countingLogger({}),
   faults: {
     dropOutbound: (peer) => faults.dropTo.has(String(peer)) || lost(),
     dropInbound: (peer) => faults.dropFrom.has(String(peer)) || lost(),
@@ -58,6 +87,17 @@ createInterface({ input: process.stdin }).on("line", (line) => {
     faults.dropFrom = new Set(request.dropFrom ?? []);
     faults.dropTo = new Set(request.dropTo ?? []);
     faults.lossPercent = request.lossPercent ?? 0;
+  } else if (request.op === "counters") {
+    const halted = node.ledger.haltedBy;
+    process.stdout.write(
+      `${JSON.stringify({
+        event: "counters",
+        seq: request.seq,
+        counts: Object.fromEntries(counts),
+        halted: halted === null ? null : halted.message,
+        status: node.ledger.status(),
+      })}\n`,
+    );
   }
 });
 

@@ -6,7 +6,6 @@
 import { join } from "node:path";
 import { CHAIN_DB_FILE, openChainDb, verifyChain } from "@medledger/node";
 import {
-  decodeBlock,
   decodeSignedTxWithId,
   encodeSignedTx,
   type Genesis,
@@ -47,19 +46,17 @@ export function readChain(dataDir: string, genesis: Genesis): ChainDump {
   const counts = new Map<string, number>();
   const txs = new Map<string, { height: number; result: TxResult }>();
   try {
-    for (const row of db.sqlite
-      .prepare("SELECT height, hash, encoded FROM blocks ORDER BY height")
-      .all() as Array<{
-      height: number;
-      hash: Buffer;
-      encoded: Buffer;
-    }>) {
-      const block = decodeBlock(new Uint8Array(row.encoded));
-      blocks.set(row.height, { hash: toHex(new Uint8Array(row.hash)), appHash: toHex(block.header.appHash) });
+    // Through the store's own reader: how blocks are laid out on disk is the store's business.
+    const top = db.blocks.tip()?.height ?? 0;
+    for (let height = 1; height <= top; height++) {
+      const stored = db.blocks.blockAt(height);
+      if (stored === null) continue;
+      const block = stored.block;
+      blocks.set(height, { hash: toHex(stored.hash), appHash: toHex(block.header.appHash) });
       block.txs.forEach((signed, index) => {
         const id = toHex(decodeSignedTxWithId(encodeSignedTx(signed)).id);
         counts.set(id, (counts.get(id) ?? 0) + 1);
-        if (!txs.has(id)) txs.set(id, { height: row.height, result: block.results[index] as TxResult });
+        if (!txs.has(id)) txs.set(id, { height, result: block.results[index] as TxResult });
       });
     }
   } finally {

@@ -3,6 +3,10 @@
 // address; faults are links down and nftables drops. Without them (no permission) every node runs on
 // 127.0.0.1 and the same faults are applied inside the processes through the node's `faults` hooks
 // (the "process" mode, said in the report). Both modes SIGKILL, SIGSTOP, SIGCONT and restart nodes.
+// Two options add to the cluster: `byzantine` puts one more member in the genesis whose node is
+// test/chaos/byzantine-node.mjs (a Raft voter that attacks when told to), and `delayProxy` makes every
+// node reach the others through a userspace TCP proxy in this process (test/chaos/proxy.ts), which
+// delays traffic while the delay nemesis runs.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,9 +22,12 @@ import {
   utf8,
 } from "@medledger/protocol";
 import { NamespaceNetwork, namespacesAllowed, sweepStale } from "./netns.js";
+import { DelayProxy } from "./proxy.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const child_script = join(here, "chaos-node.mjs");
+const byzantine_script = join(here, "byzantine-node.mjs");
+const answer_timeout_ms = 120_000;
 const built_node = join(here, "..", "..", "packages", "node", "dist", "index.js");
 const ready_timeout_ms = 30_000;
 const p2p_port = 7000;
@@ -59,6 +66,11 @@ export function chaosSecret(name: string): Uint8Array {
   return sha256(utf8(`medledger-chaos:${name}`));
 }
 
+/** The node secret of the byzantine member of cluster `name`. */
+function byzantineSecret(name: string): Uint8Array {
+  return chaosSecret(`${name}-byzantine-node`);
+}
+
 export type FaultMode = "namespaces" | "process";
 
 interface Running {
@@ -67,6 +79,26 @@ interface Running {
   paused: boolean;
   /** Set when the harness ends the process (so its exit is no crash). */
   stopping: boolean;
+  /** Requests waiting for the process's answer line, by sequence number. */
+  pending: Map<number, (answer: Record<string, unknown>) => void>;
+}
+
+/** What a node process counted (see chaos-node.mjs): log lines by level, message and peer suffix. */
+export interface NodeCounters {
+  counts: Record<string, number>;
+  halted: string | null;
+  status: Record<string, unknown>;
+}
+
+/** The byzantine member of a cluster (created with `byzantine: true`). */
+export interface ByzantineMember {
+  /** Its node's DID (a Raft voter) and libp2p peer id. */
+  readonly did: string;
+  readonly peerId: string;
+  readonly memberSecret: Uint8Array;
+  readonly secret: Uint8Array;
+  readonly host: string;
+  readonly port: number;
 }
 
 /** What the cluster's network currently suffers, per node. */
@@ -99,11 +131,26 @@ export class ChaosCluster {
   private readonly mounted: string[] = [];
   /** Unexpected exits of node processes (not caused by the harness). */
   readonly crashes: string[] = [];
+  /** The byzantine member, when the cluster has one. */
+  readonly byzantine: ByzantineMember | null;
+  /** The delay proxy every node reaches its peers through, when the cluster has one. */
+  readonly proxy: DelayProxy | null;
+  private byzantineProcess: Running | null = null;
+  private byzantineLog = "";
+  private proxyPorts: number[] = [];
+  private seq = 0;
 
   private constructor(
     readonly size: number,
     name: string,
-    options: { net: NamespaceNetwork | null; reason: string; ports: number[] },
+    options: {
+      net: NamespaceNetwork | null;
+      reason: string;
+      ports: number[];
+      byzantine?: { port: number; peerId: string };
+      delayProxy?: boolean;
+      seed?: number;
+    },
   ) {
     if (!existsSync(built_node)) {
       throw new Error(`${built_node} is missing: build first (corepack pnpm run build)`);
@@ -130,13 +177,36 @@ export class ChaosCluster {
       linkDown: Array.from({ length: size }, () => false),
       lossPercent: Array.from({ length: size }, () => 0),
     };
+    this.byzantine = null;
+    if (options.byzantine !== undefined) {
+      const secret = byzantineSecret(name);
+      this.byzantine = {
+        did: publicKeyToDid(publicKeyFromSecretKey(secret)),
+        peerId: options.byzantine.peerId,
+        memberSecret: chaosSecret(`${name}-byzantine-member`),
+        secret,
+        host: options.net?.address(size) ?? "127.0.0.1",
+        port: options.net === null ? options.byzantine.port : p2p_port,
+      };
+    }
+    this.proxy = options.delayProxy === true ? new DelayProxy(options.seed ?? 1) : null;
     this.genesis = {
       chain: this.chain,
       time: Date.now() - 1000,
-      members: this.memberSecrets.map((secret, index) => ({
-        member: publicKeyToDid(publicKeyFromSecretKey(secret)),
-        nodes: [this.nodeIds[index] as string],
-      })),
+      members: [
+        ...this.memberSecrets.map((secret, index) => ({
+          member: publicKeyToDid(publicKeyFromSecretKey(secret)),
+          nodes: [this.nodeIds[index] as string],
+        })),
+        ...(this.byzantine === null
+          ? []
+          : [
+              {
+                member: publicKeyToDid(publicKeyFromSecretKey(this.byzantine.memberSecret)),
+                nodes: [this.byzantine.did],
+              },
+            ]),
+      ],
     };
   }
 
@@ -147,7 +217,15 @@ export class ChaosCluster {
   static async create(
     size: number,
     name: string,
-    options: { forceProcess?: boolean } = {},
+    options: {
+      forceProcess?: boolean;
+      /** One more genesis member whose node is the byzantine process (a Raft voter). */
+      byzantine?: boolean;
+      /** Nodes reach each other through the delay proxy. */
+      delayProxy?: boolean;
+      /** Seeds the proxy's jitter. */
+      seed?: number;
+    } = {},
   ): Promise<ChaosCluster> {
     const { freePorts, peerIdFromPublicKey } = await import("@medledger/node");
     let net: NamespaceNetwork | null = null;
@@ -159,7 +237,8 @@ export class ChaosCluster {
       sweepStaleMounts();
       const allowed = namespacesAllowed();
       if (allowed.ok) {
-        net = new NamespaceNetwork(size);
+        net = new NamespaceNetwork(size + (options.byzantine === true ? 1 : 0));
+        if (options.delayProxy === true) net.proxied = { nodes: size, port: p2p_port };
         try {
           net.create();
         } catch (error) {
@@ -171,15 +250,68 @@ export class ChaosCluster {
         reason = `ip netns add is not permitted here (${allowed.reason}): process-level faults instead`;
       }
     }
+    const extra = options.byzantine === true ? 1 : 0;
+    const ports = net === null ? await freePorts(2 * size + extra) : [];
     const cluster = new ChaosCluster(size, name, {
       net,
       reason,
-      ports: net === null ? await freePorts(2 * size) : [],
+      ports,
+      ...(options.byzantine === true
+        ? {
+            byzantine: {
+              port: ports[2 * size] ?? 0,
+              peerId: peerIdFromPublicKey(publicKeyFromSecretKey(byzantineSecret(name))).toString(),
+            },
+          }
+        : {}),
+      ...(options.delayProxy === true ? { delayProxy: true } : {}),
+      ...(options.seed === undefined ? {} : { seed: options.seed }),
     });
     for (const secret of cluster.secrets) {
       cluster.peerIds.push(peerIdFromPublicKey(publicKeyFromSecretKey(secret)).toString());
     }
+    if (cluster.proxy !== null) {
+      try {
+        await cluster.openProxy();
+      } catch (error) {
+        await cluster.destroy();
+        throw error;
+      }
+    }
     return cluster;
+  }
+
+  /** Opens one proxy listener per node: on its bridge alias (namespaces) or a free port (process). */
+  private async openProxy(): Promise<void> {
+    const proxy = this.proxy as DelayProxy;
+    const net = this.net;
+    const sourceOf = (address: string): number =>
+      net === null ? -1 : this.hosts.indexOf(address.replace(/^::ffff:/, ""));
+    this.proxyPorts = await proxy.listen(
+      this.nodeIds.map((_, index) => ({
+        target: index,
+        listenHost: net === null ? "127.0.0.1" : net.proxyAddress(index),
+        listenPort: net === null ? 0 : p2p_port,
+        targetHost: this.hosts[index] as string,
+        targetPort: this.ports[index]?.p2p as number,
+        sourceOf,
+        ...(net === null
+          ? {}
+          : {
+              localAddressFor: (address: string) => {
+                const source = sourceOf(address);
+                return source < 0 ? undefined : net.proxyAddress(source);
+              },
+            }),
+      })),
+    );
+  }
+
+  /** The address node `other` is dialled at by the other nodes: its proxy listener, or itself. */
+  private peerAddress(other: number): string {
+    if (this.proxy === null) return `${this.listenAddress(other)}/p2p/${this.peerIds[other]}`;
+    const host = this.net === null ? "127.0.0.1" : this.net.proxyAddress(other);
+    return `/ip4/${host}/tcp/${this.proxyPorts[other]}/p2p/${this.peerIds[other]}`;
   }
 
   /** The base URL of node `index`'s HTTP API. */
@@ -200,9 +332,12 @@ export class ChaosCluster {
       genesis: this.genesis,
       secret: toHex(this.secrets[index] as Uint8Array),
       listen: [this.listenAddress(index)],
-      peers: this.nodeIds.flatMap((_, other) =>
-        other === index ? [] : [`${this.listenAddress(other)}/p2p/${this.peerIds[other]}`],
-      ),
+      peers: [
+        ...this.nodeIds.flatMap((_, other) => (other === index ? [] : [this.peerAddress(other)])),
+        ...(this.byzantine === null
+          ? []
+          : [`/ip4/${this.byzantine.host}/tcp/${this.byzantine.port}/p2p/${this.byzantine.peerId}`]),
+      ],
       tickMs: 50,
       apiHost: this.hosts[index],
       apiPort: this.ports[index]?.api,
@@ -232,6 +367,7 @@ export class ChaosCluster {
       this.logs[index] = (this.logs[index] + chunk.toString()).slice(-8000);
     });
     child.stdin?.on("error", () => undefined);
+    const pending = new Map<number, (answer: Record<string, unknown>) => void>();
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`node ${index} not ready: ${this.logs[index]}`)),
@@ -245,12 +381,131 @@ export class ChaosCluster {
         if (line.includes('"event":"ready"')) {
           clearTimeout(timer);
           resolve();
-        }
+        } else answerLine(pending, line);
       });
     });
-    this.running.set(index, { child, exited, paused: false, stopping: false });
+    this.running.set(index, { child, exited, paused: false, stopping: false, pending });
     await ready;
     this.applyProcessFaults(index);
+  }
+
+  /** What node `index` counted so far (null when it does not run or does not answer in time). */
+  async counters(index: number): Promise<NodeCounters | null> {
+    const running = this.running.get(index);
+    if (running === undefined || running.paused) return null;
+    const answer = await this.ask(running, { op: "counters" }, 5_000);
+    return answer === null ? null : (answer as unknown as NodeCounters);
+  }
+
+  /** Sends one JSON-line request to a process and waits for the answer with its sequence number. */
+  private ask(
+    running: Running,
+    request: Record<string, unknown>,
+    timeoutMs = answer_timeout_ms,
+  ): Promise<Record<string, unknown> | null> {
+    const seq = ++this.seq;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        running.pending.delete(seq);
+        resolve(null);
+      }, timeoutMs);
+      running.pending.set(seq, (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      });
+      running.exited.then(() => {
+        if (running.pending.delete(seq)) {
+          clearTimeout(timer);
+          resolve(null);
+        }
+      });
+      running.child.stdin?.write(`${JSON.stringify({ seq, ...request })}\n`);
+    });
+  }
+
+  /** Starts the byzantine node (see byzantine-node.mjs) and resolves when it is ready. */
+  async startByzantine(seed = 1): Promise<void> {
+    const byzantine = this.byzantine;
+    if (byzantine === null) throw new Error("this cluster has no byzantine member");
+    if (this.byzantineProcess !== null) throw new Error("the byzantine node is running");
+    const config = {
+      secret: toHex(byzantine.secret),
+      genesis: this.genesis,
+      listen: `/ip4/${byzantine.host}/tcp/${byzantine.port}`,
+      peers: this.nodeIds.map((did, index) => ({
+        did,
+        address: `${this.listenAddress(index)}/p2p/${this.peerIds[index]}`,
+      })),
+      seed,
+    };
+    const command = [
+      ...(this.net?.exec(this.size) ?? []),
+      process.execPath,
+      byzantine_script,
+      JSON.stringify(config),
+    ];
+    const child = spawn(command[0] as string, command.slice(1), {
+      cwd: here,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const pending = new Map<number, (answer: Record<string, unknown>) => void>();
+    const running: Running = {
+      child,
+      exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))),
+      paused: false,
+      stopping: false,
+      pending,
+    };
+    child.stderr?.on("data", (chunk: Buffer) => {
+      this.byzantineLog = (this.byzantineLog + chunk.toString()).slice(-8000);
+    });
+    child.stdin?.on("error", () => undefined);
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`the byzantine node is not ready: ${this.byzantineLog}`)),
+        ready_timeout_ms,
+      );
+      running.exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`the byzantine node exited with ${code}: ${this.byzantineLog}`));
+      });
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+        if (line.includes('"event":"ready"')) {
+          clearTimeout(timer);
+          resolve();
+        } else answerLine(pending, line);
+      });
+    });
+    this.byzantineProcess = running;
+    await ready;
+  }
+
+  /** Runs one attack round of the byzantine node for `ms`; resolves with its report (null: no answer). */
+  async byzantineRound(name: string, ms: number): Promise<Record<string, unknown> | null> {
+    const running = this.byzantineProcess;
+    if (running === null) throw new Error("the byzantine node does not run");
+    return this.ask(running, { op: "round", name, ms }, ms + answer_timeout_ms);
+  }
+
+  /** The byzantine node's view: term, leader, last index and its counters. */
+  async byzantineState(): Promise<Record<string, unknown> | null> {
+    const running = this.byzantineProcess;
+    return running === null ? null : this.ask(running, { op: "state" }, 5_000);
+  }
+
+  /** The end of the byzantine node's stderr. */
+  byzantineStderr(): string {
+    return this.byzantineLog;
+  }
+
+  /** Stops the byzantine node. */
+  async stopByzantine(): Promise<void> {
+    const running = this.byzantineProcess;
+    if (running === null) return;
+    this.byzantineProcess = null;
+    running.stopping = true;
+    running.child.kill("SIGKILL");
+    await running.exited;
   }
 
   async startAll(): Promise<void> {
@@ -384,6 +639,7 @@ export class ChaosCluster {
 
   /** Stops every node (SIGTERM, SIGKILL after 10 s); keeps the data for the checker. */
   async stopAll(): Promise<void> {
+    await this.stopByzantine();
     await Promise.all(
       [...this.running.keys()].map(async (index) => {
         const running = this.running.get(index) as Running;
@@ -403,6 +659,8 @@ export class ChaosCluster {
     }
     await Promise.all([...this.running.values()].map((running) => running.exited));
     this.running.clear();
+    await this.stopByzantine();
+    await this.proxy?.close();
     this.net?.destroy();
     for (const dir of this.mounted) unmount(dir);
     rmSync(this.root, { recursive: true, force: true });
@@ -461,4 +719,18 @@ export class ChaosCluster {
     rmSync(join(dir, "chaos-filler"), { force: true });
     rmSync(join(dir, "chaos-filler-rest"), { force: true });
   }
+}
+
+/** Hands an answer line ({"seq":n,...}) of a child process to the request waiting for it. */
+function answerLine(pending: Map<number, (answer: Record<string, unknown>) => void>, line: string): void {
+  let message: Record<string, unknown>;
+  try {
+    message = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return;
+  }
+  const resolve = pending.get(message.seq as number);
+  if (resolve === undefined) return;
+  pending.delete(message.seq as number);
+  resolve(message);
 }

@@ -1,7 +1,7 @@
 // The nemeses of the chaos suite. Each one runs for a window, injects its fault (again and again if it
 // is periodic), and leaves the cluster whole when its window ends: every node running, resumed, every
 // link up, every rule gone. Leader detection asks each reachable node's GET /status.
-import type { ChaosCluster } from "./cluster.js";
+import type { ChaosCluster, NodeCounters } from "./cluster.js";
 import { httpJson } from "./http.js";
 import { sleep } from "./workload.js";
 
@@ -201,7 +201,126 @@ export function allNemeses(options: { leaderKillPeriodMs: [number, number] }): N
         await healAll(cluster);
       },
     },
+    {
+      name: "delay",
+      async run({ cluster, random, event }, until) {
+        const proxy = cluster.proxy;
+        if (proxy === null) {
+          event("skipped: the cluster has no delay proxy");
+          await sleepUntil(until - Date.now(), until);
+          return;
+        }
+        while (Date.now() < until) {
+          const links = new Map<string, { baseMs: number; jitterMs: number }>();
+          for (let from = -1; from < cluster.size; from++) {
+            for (let to = -1; to < cluster.size; to++) {
+              const baseMs = Math.round(between(random, delay_ms[0], delay_ms[1]));
+              links.set(`${from}>${to}`, { baseMs, jitterMs: Math.round(baseMs * 0.25) });
+            }
+          }
+          const bases = [...links.values()].map((link) => link.baseMs);
+          event(`delay ${Math.min(...bases)}-${Math.max(...bases)} ms one way (jitter 25%)`);
+          proxy.setDelays((from, to) => links.get(`${from}>${to}`) ?? null);
+          await sleepUntil(between(random, 3_000, 6_000), until);
+        }
+        proxy.setDelays(null);
+        event(`delay off (${proxy.stats.delayedChunks} chunks delayed so far)`);
+      },
+    },
+    {
+      name: "byzantine",
+      async run({ cluster, event }, until) {
+        if (cluster.byzantine === null) {
+          event("skipped: the cluster has no byzantine member");
+          await sleepUntil(until - Date.now(), until);
+          return;
+        }
+        for (let round = 0; until - Date.now() >= 1_000; round++) {
+          const name = survivable_rounds[round % survivable_rounds.length] as string;
+          const answer = await cluster.byzantineRound(name, Math.min(byzantine_round_ms, until - Date.now()));
+          event(`byzantine ${name}: ${JSON.stringify(answer ?? { error: "no answer" })}`);
+        }
+        const evidence = await byzantineEvidence(cluster);
+        event(`honest nodes on the byzantine peer: ${JSON.stringify(evidence)}`);
+      },
+    },
   ];
+}
+
+const delay_ms: [number, number] = [50, 200];
+const byzantine_round_ms = 3_000;
+
+/**
+ * The byzantine node's attack rounds the honest nodes are expected to survive (the chaos nemesis cycles
+ * through them; test/byzantine.test.ts runs each once).
+ */
+export const survivable_rounds: readonly string[] = [
+  "junk-frames",
+  "truncated-cbor",
+  "forged-from",
+  "bad-fields",
+  "stale-term",
+  "bad-signature-block",
+  "bad-tx-root-block",
+  "gossip-junk",
+  "gossip-bad-signatures",
+  "request-flood",
+  "reconnect-storm",
+  "term-bump",
+  "oversized-prefix",
+  "malformed-prefix",
+];
+
+/**
+ * Rounds that break the honest nodes today (see test/chaos/README.md, "Bugs found"): a forged block
+ * with a wrong previous hash or app hash halts the followers that commit it, and one message with the
+ * largest term leaves the cluster unable to elect a leader. Run only by their regression tests.
+ */
+export const fatal_rounds: readonly string[] = ["bad-prev-hash-block", "bad-app-hash-block", "huge-term"];
+
+/** What one honest node logged about the byzantine peer. */
+export interface ByzantineEvidence {
+  /** Direct or gossip messages the ledger refused (WIRE_INVALID and the like), then hung up on. */
+  refused: number;
+  /** Framing violations: the network banned the peer and hung up. */
+  banned: number;
+  /** Connections the gater refused (while the ban lasted). */
+  gaterRefused: number;
+  /** Gossiped transactions the mempool refused (invalid signatures). */
+  gossipRefused: number;
+  halted: string | null;
+}
+
+/** Sums, for each honest node, the log lines that name the byzantine node (by DID or peer id). */
+export function byzantineEvidenceOf(
+  counters: NodeCounters | null,
+  byzantine: { did: string; peerId: string },
+): ByzantineEvidence | null {
+  if (counters === null) return null;
+  const suffixes = new Set([byzantine.did.slice(-8), byzantine.peerId.slice(-8)]);
+  const sum = (message: string): number =>
+    Object.entries(counters.counts)
+      .filter(([key]) => {
+        const bar = key.lastIndexOf("|");
+        return key.slice(0, bar) === message && suffixes.has(key.slice(bar + 1));
+      })
+      .reduce((total, [, count]) => total + count, 0);
+  return {
+    refused: sum("warn refused a message from a peer"),
+    banned: sum("warn peer misbehaved; disconnecting"),
+    gaterRefused: sum("info peer refused"),
+    gossipRefused: sum("debug gossiped transactions refused"),
+    halted: counters.halted,
+  };
+}
+
+/** The evidence of every honest node (null where a node did not answer). */
+export async function byzantineEvidence(cluster: ChaosCluster): Promise<Array<ByzantineEvidence | null>> {
+  const byzantine = cluster.byzantine;
+  if (byzantine === null) return [];
+  return Promise.all(
+    cluster.nodeIds.map(async (_, index) => byzantineEvidenceOf(await cluster.counters(index), byzantine)),
+  );
 }
 
 /** Groups of a cluster of `size` none of which holds a majority. */

@@ -5,6 +5,10 @@
 // drops inside a namespace (from chosen peers: one-way or, on both sides, symmetric) and random loss
 // (`numgen random mod 100 < P drop`). Every name carries the run's prefix (with the owning pid), so
 // destroy() and a sweep of dead runs' leftovers remove exactly what a run made.
+// With the delay proxy (`proxied`), the bridge also holds one alias address per node (10.77.S.111+i):
+// the proxy listens for node i on its alias and connects to node i from the alias of the node that
+// dialled, so a drop rule "from j" names j's address and j's alias. Each node's namespace rejects direct
+// connections to the other nodes' p2p port (TCP reset), so peers only talk through the proxy.
 import { execFileSync } from "node:child_process";
 
 const ns_prefix = "medledger-chaos-";
@@ -79,6 +83,11 @@ export class NamespaceNetwork {
   readonly hostAddress: string;
   private readonly tag: string;
   private destroyed = false;
+  /**
+   * Set before create() when the first `nodes` namespaces reach each other through the delay proxy:
+   * their aliases go on the bridge, and direct connections to `port` of another node are refused.
+   */
+  proxied: { nodes: number; port: number } | null = null;
 
   constructor(readonly size: number) {
     this.tag = process.pid.toString(36);
@@ -95,6 +104,11 @@ export class NamespaceNetwork {
     return `${this.subnet}.${index + 11}`;
   }
 
+  /** The bridge alias the delay proxy uses for node `index` (listens on it, connects from it). */
+  proxyAddress(index: number): string {
+    return `${this.subnet}.${index + 111}`;
+  }
+
   private outer(index: number): string {
     return `mlc${this.tag}v${index}`;
   }
@@ -104,6 +118,9 @@ export class NamespaceNetwork {
     run(["ip", "link", "add", this.bridge, "type", "bridge"]);
     run(["ip", "addr", "add", `${this.hostAddress}/24`, "dev", this.bridge]);
     run(["ip", "link", "set", this.bridge, "up"]);
+    for (let index = 0; index < (this.proxied?.nodes ?? 0); index++) {
+      run(["ip", "addr", "add", `${this.proxyAddress(index)}/24`, "dev", this.bridge]);
+    }
     for (let index = 0; index < this.size; index++) {
       const ns = this.namespace(index);
       run(["ip", "netns", "add", ns]);
@@ -137,9 +154,19 @@ export class NamespaceNetwork {
       "  chain input {",
       "    type filter hook input priority 0; policy accept;",
     ];
-    for (const other of dropFrom) lines.push(`    ip saddr ${this.address(other)} drop`);
+    for (const other of dropFrom) {
+      lines.push(`    ip saddr ${this.address(other)} drop`);
+      if (this.proxied !== null) lines.push(`    ip saddr ${this.proxyAddress(other)} drop`);
+    }
     if (lossPercent > 0) lines.push(`    numgen random mod 100 < ${lossPercent} drop`);
     lines.push("  }", "  chain output {", "    type filter hook output priority 0; policy accept;");
+    const proxied = this.proxied;
+    if (proxied !== null && index < proxied.nodes) {
+      for (let other = 0; other < proxied.nodes; other++) {
+        if (other === index) continue;
+        lines.push(`    ip daddr ${this.address(other)} tcp dport ${proxied.port} reject with tcp reset`);
+      }
+    }
     if (lossPercent > 0) lines.push(`    numgen random mod 100 < ${lossPercent} drop`);
     lines.push("  }", "}");
     const ns = this.namespace(index);

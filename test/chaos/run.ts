@@ -34,6 +34,8 @@ export interface NemesisReport {
   /** Share of the window's whole seconds in which at least one operation was acknowledged. */
   availability: number;
   acked: number;
+  /** Operations acknowledged in each whole 5-second window of the nemesis's window, in order. */
+  acked_per_5s: number[];
   events: string[];
 }
 
@@ -52,6 +54,10 @@ export interface ChaosReport extends CheckResult {
   own_disks: boolean;
   /** Node processes that exited without being told to (with the end of their stderr). */
   crashes: string[];
+  /** What went through the delay proxy (null: the nodes talked directly). */
+  delay_proxy: { connections: number; bytes: number; delayedChunks: number; maxQueuedBytes: number } | null;
+  /** The byzantine member's node (null: none). */
+  byzantine: string | null;
   nemeses: NemesisReport[];
   report_path: string;
 }
@@ -60,13 +66,17 @@ const here = dirname(fileURLToPath(import.meta.url));
 const warmup_ms = 3_000;
 const converge_timeout_ms = 60_000;
 
+/** Nemeses that change the cluster itself, so a run takes them only when named. */
+const opt_in_nemeses = new Set(["byzantine"]);
+
 /**
- * The nemeses a run takes when none are named: all but disk-full, which still stalls a node for good
- * (the node whose disk filled up never catches up after space returns: see test/chaos/README.md).
- * `--nemeses disk-full` runs it.
+ * The nemeses a run takes when none are named: all but byzantine, which adds a fourth voter (the
+ * byzantine member) to the genesis for the whole run; `--nemeses byzantine` runs it.
  */
 export function defaultNemeses(): string[] {
-  return allNemeses({ leaderKillPeriodMs: [0, 0] }).map((nemesis) => nemesis.name);
+  return allNemeses({ leaderKillPeriodMs: [0, 0] })
+    .map((nemesis) => nemesis.name)
+    .filter((name) => !opt_in_nemeses.has(name));
 }
 
 export function lastLine(report: ChaosReport): string {
@@ -79,8 +89,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const random = prng(options.seed ^ 0x5eed);
   const size = options.nodes ?? 3;
   const rate = options.rate ?? 40;
+  const names = options.nemeses ?? defaultNemeses();
   const cluster = await ChaosCluster.create(size, `s${options.seed}`, {
     ...(options.forceProcess === undefined ? {} : { forceProcess: options.forceProcess }),
+    byzantine: names.includes("byzantine"),
+    delayProxy: names.includes("delay"),
+    seed: options.seed,
   });
   const onExit = (): void => {
     cluster.net?.destroy();
@@ -92,12 +106,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
     const ownDisks = cluster.mode === "namespaces" && cluster.mountDataDirs(options.diskMb ?? 256);
     await cluster.startAll();
+    if (cluster.byzantine !== null) await cluster.startByzantine(options.seed);
     const workload = new Workload(cluster, { seed: options.seed, patients: 8 });
     await workload.setup(60_000);
     const began = Date.now();
     const running = workload.run({ workers: options.workers ?? 12, rate });
     await sleep(warmup_ms);
-    const names = options.nemeses ?? defaultNemeses();
     const picked = allNemeses({ leaderKillPeriodMs: [5_000, 15_000] }).filter((nemesis) =>
       names.includes(nemesis.name),
     );
@@ -123,6 +137,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         end_s: (end - began) / 1000,
         availability: 0,
         acked: 0,
+        acked_per_5s: [],
         events,
       });
       await sleep(Math.max(0, start + window_ms - Date.now()));
@@ -160,6 +175,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       final_statuses: finalStatuses,
       own_disks: ownDisks,
       crashes: cluster.crashes,
+      delay_proxy: cluster.proxy === null ? null : { ...cluster.proxy.stats },
+      byzantine: cluster.byzantine?.did ?? null,
       nemeses: reports,
       report_path: reportPath,
     };
@@ -185,11 +202,26 @@ function fillAvailability(report: NemesisReport, history: readonly Op[], began: 
     seconds.add(Math.floor((op.completedAt - from) / 1000));
   }
   const total = Math.max(1, Math.floor((to - from) / 1000));
+  report.acked_per_5s = ackedPerWindow(history, from, to, 5_000);
   report.acked = acked;
   report.availability = Math.round((Math.min(seconds.size, total) / total) * 1000) / 1000;
 }
 
-async function statusOf(cluster: ChaosCluster, index: number): Promise<Record<string, unknown> | null> {
+/** Operations acknowledged in each whole `windowMs` window from `from` to `to`. */
+export function ackedPerWindow(history: readonly Op[], from: number, to: number, windowMs: number): number[] {
+  const windows = Array.from({ length: Math.floor((to - from) / windowMs) }, () => 0);
+  for (const op of history) {
+    if (op.outcome !== "ok" || op.completedAt < from) continue;
+    const slot = Math.floor((op.completedAt - from) / windowMs);
+    if (slot < windows.length) windows[slot] = (windows[slot] as number) + 1;
+  }
+  return windows;
+}
+
+export async function statusOf(
+  cluster: ChaosCluster,
+  index: number,
+): Promise<Record<string, unknown> | null> {
   try {
     const answer = await httpJson({
       base: cluster.apiUrl(index),
@@ -206,8 +238,8 @@ async function statusOf(cluster: ChaosCluster, index: number): Promise<Record<st
 }
 
 /** Waits until every node reports one height and an empty mempool; false after the timeout. */
-async function converge(cluster: ChaosCluster): Promise<boolean> {
-  const deadline = Date.now() + converge_timeout_ms;
+export async function converge(cluster: ChaosCluster, timeoutMs = converge_timeout_ms): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const statuses = await Promise.all(
       cluster.nodeIds.map(async (_, index) => {
