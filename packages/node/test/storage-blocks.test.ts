@@ -22,12 +22,13 @@ import {
   encodeTxResult,
   type Genesis,
   type SignedTx,
+  type StateStore,
   type TxResult,
   toHex,
 } from "@medledger/protocol";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { CHAIN, did, genesisOf, hashOf, makeTx, type Tx } from "../../protocol/test/rules-fixtures.js";
+import { CHAIN, did, genesisOf, hashOf, makeTx, T0, type Tx } from "../../protocol/test/rules-fixtures.js";
 import { SqliteLedgerStore } from "../src/ledger/sqlite-store.js";
 import { type LedgerStore, MemoryLedgerStore, type ReadyPersist } from "../src/ledger/store.js";
 import { blockLayout, CODEC_BROTLI, CODEC_NONE, packBody, unpackBody } from "../src/storage/block-body.js";
@@ -361,11 +362,11 @@ describe("the Raft log over stored blocks", () => {
   });
 });
 
-describe("migrating a database written before block bodies were stored once", () => {
+describe("migrating a database of schema 4 (before bodies were stored once and state rows compacted)", () => {
   /**
    * Writes `from`'s chain into a new database at `to` in the shape of schema 4 (the layout before
-   * migration 5): raw block encodings, transaction rows with their encodings and results, Raft entries
-   * with their own bytes.
+   * migrations 5 and 6): raw block encodings, transaction rows with their encodings and results, Raft
+   * entries with their own bytes, audit rows with their values, seen with a rowid.
    */
   function writeSchema4(from: string, to: string): void {
     const target = new Database(to);
@@ -378,9 +379,29 @@ describe("migrating a database written before block bodies were stored once", ()
     }
     target.exec(`ATTACH DATABASE '${from}' AS a`);
     target.transaction(() => {
-      for (const [table] of STATE_TABLES) target.exec(`INSERT INTO main.${table} SELECT * FROM a.${table}`);
-      for (const table of ["raft_state", "raft_snapshot"])
+      for (const [table] of STATE_TABLES) {
+        if (table === "atoms" || table === "audit" || table === "seen") continue;
         target.exec(`INSERT INTO main.${table} SELECT * FROM a.${table}`);
+      }
+      const value = (column: string) => `(SELECT value FROM a.atoms WHERE ref = x.${column})`;
+      target.exec(
+        `INSERT INTO main.audit SELECT x.seq, x.tx, x.height, x.tx_index, x.time, ${[
+          "provider",
+          "patient",
+          "category",
+          "record",
+          "purpose",
+          "decision",
+          "code",
+          "cites",
+        ]
+          .map(value)
+          .join(", ")}, x.flagged FROM a.audit x ORDER BY x.seq`,
+      );
+      target.exec("INSERT INTO main.seen (id, expires) SELECT id, expires FROM a.seen ORDER BY expires, id");
+      for (const table of ["raft_state", "raft_snapshot"]) {
+        target.exec(`INSERT INTO main.${table} SELECT * FROM a.${table}`);
+      }
       const blocks = target.prepare("SELECT * FROM a.blocks ORDER BY height").all() as Array<
         Record<string, unknown>
       >;
@@ -423,6 +444,26 @@ describe("migrating a database written before block bodies were stored once", ()
     target.close();
   }
 
+  /** What the state answers about the clinic chain. */
+  function stateAnswers(state: StateStore, chain: readonly Committed[]): unknown {
+    const audit = (patient: string) => {
+      const pages = [state.auditOfPatient(did(patient), { limit: 7 })];
+      for (let page = pages[0]; page?.next; page = pages.at(-1)) {
+        pages.push(state.auditOfPatient(did(patient), { after: page.next, limit: 7 }));
+      }
+      return pages;
+    };
+    return {
+      chain: state.getChain(),
+      audit: [audit("pa"), audit("pb"), audit("p0")],
+      seen: chain.flatMap((c) => c.txs.map((tx) => state.hasSeen(tx.id))),
+      identities: ["m0", "p0", "pa", "pb", "zz"].map((name) => state.getIdentity(did(name))),
+      patients: ["pa", "pb", "p0"].map((name) => state.getPatient(did(name))),
+      consents: state.consentsOfPatient(did("pa"), { limit: 10 }),
+      live: state.liveConsents({ patient: did("pa"), grantees: [did("p0")], time: T0, limit: 5 }),
+    };
+  }
+
   it("keeps every block, transaction, Raft entry and state answer, and stores each body once", () => {
     const genesis = genesisOf(3);
     const current = fresh();
@@ -432,7 +473,10 @@ describe("migrating a database written before block bodies were stored once", ()
     const expected = {
       ledger: reads(store, chain),
       raft: store.raft.entries(1, store.raft.lastIndex() + 1, 1e9),
+      state: stateAnswers(store.state, chain),
     };
+    const audited = db.sqlite.prepare("SELECT count(*) AS n FROM audit").get() as { n: number };
+    expect(audited.n).toBeGreaterThan(10);
     db.close();
     const old = fresh();
     writeSchema4(current, old);
@@ -440,6 +484,8 @@ describe("migrating a database written before block bodies were stored once", ()
     expect(migrated.migrations()).toEqual(MIGRATIONS.map(([number]) => number));
     const reopened = new SqliteLedgerStore(migrated, genesis);
     expect(reads(reopened, chain)).toEqual(expected.ledger);
+    expect(stateAnswers(reopened.state, chain)).toEqual(expected.state);
+    expect(migrated.sqlite.prepare("SELECT count(*) AS n FROM audit").get()).toEqual(audited);
     expect(reopened.raft.entries(1, reopened.raft.lastIndex() + 1, 1e9)).toEqual(expected.raft);
     const released = migrated.sqlite
       .prepare("SELECT count(*) AS n FROM raft_entries WHERE data IS NULL")

@@ -297,7 +297,7 @@ describe("state export and import", () => {
   });
 
   it("refuses damaged, reordered, incomplete or unexpected chunks, importing nothing", () => {
-    const source = chainOf(":memory:", 5, 30);
+    const source = chainOf(":memory:", 25, 40);
     const exported = source.exportState({ chunkBytes: 64 * 1024 });
     const chunks = [...exported];
     exported.close();

@@ -197,7 +197,7 @@ export class BlockStore {
   }
 
   private genesis<T>(apply: (store: SqliteStateStore) => T): T {
-    return this.sqlite.transaction(() => {
+    return this.scoped(() => {
       if (this.tip() !== null || this.state.getChain() !== null) {
         throw new NodeError("NOT_EMPTY", "the chain database already has a genesis");
       }
@@ -206,7 +206,23 @@ export class BlockStore {
       invariant(chain !== null && chain.height === 0, "the genesis sets the chain state at height 0");
       this.statements.putTip.run(0, 0, GENESIS_PREV_HASH, chain.appHash);
       return value;
-    })();
+    });
+  }
+
+  /**
+   * Runs `fn` in one transaction inside a scope of the state store's read caches, closed with the
+   * transaction's fate (committed, or rolled back by a throw).
+   */
+  private scoped<T>(fn: () => T): T {
+    this.state.openScope();
+    let committed = false;
+    try {
+      const value = this.sqlite.transaction(fn)();
+      committed = true;
+      return value;
+    } finally {
+      this.state.closeScope(committed);
+    }
   }
 
   /** Stores a block and its transactions (no state change, no tip change), in one transaction. */
@@ -231,7 +247,7 @@ export class BlockStore {
   }
 
   private apply<T>(input: CommittedBlock<T>): ApplyOutcome<T> {
-    return this.sqlite.transaction((): ApplyOutcome<T> => {
+    return this.scoped((): ApplyOutcome<T> => {
       const tip = this.tip();
       if (tip === null) throw new NodeError("BLOCK_NOT_NEXT", "the chain database has no genesis");
       if (input.raftIndex <= tip.appliedIndex) return { applied: false };
@@ -249,7 +265,7 @@ export class BlockStore {
       this.releaseEntry(input.raftIndex, input.encoded);
       this.statements.putTip.run(input.raftIndex, header.height, hash, chain.appHash);
       return { applied: true, value };
-    })();
+    });
   }
 
   /**
@@ -273,10 +289,10 @@ export class BlockStore {
   dryRun<T>(fn: (store: SqliteStateStore) => T): T {
     let value: T | undefined;
     try {
-      this.sqlite.transaction(() => {
+      this.scoped(() => {
         value = fn(this.state);
         throw ROLLBACK;
-      })();
+      });
     } catch (error) {
       if (error !== ROLLBACK) throw error;
     }

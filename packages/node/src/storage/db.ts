@@ -150,7 +150,13 @@ export class ChainDb {
    */
   importState(chunks: Iterable<Uint8Array>, expect?: Tip, options: StateImportOptions = {}): Tip {
     this.checkOpen();
-    const tip = guard(() => importState(this.sqlite, chunks, expect, options));
+    this.state.resetCaches();
+    let tip: Tip;
+    try {
+      tip = guard(() => importState(this.sqlite, chunks, expect, options));
+    } finally {
+      this.state.resetCaches();
+    }
     this.logger.info("state imported", { height: tip.height, appliedIndex: tip.appliedIndex });
     return tip;
   }

@@ -5,8 +5,9 @@
  *
  * Tables are STRICT (SQLite checks every column's type); hashes are BLOBs, times and heights INTEGERs,
  * lists of DIDs, categories, purposes and record ids are JSON arrays in TEXT columns. Every state table
- * has an explicit `seq` rowid: the insertion order (a tie-break among equal positions) and the
- * cursor of state export; it survives VACUUM and is carried by export and import.
+ * has an explicit `seq` rowid (`ref` for atoms): the insertion order (a tie-break among equal
+ * positions) and the cursor of state export; it survives VACUUM and is carried by export and import.
+ * `seen` is the exception: keyed by the transaction id (its export cursor), it has no order of its own.
  */
 
 /** One migration: its number (dense from 1) and the SQL that moves the schema from N-1 to N. */
@@ -247,6 +248,59 @@ ALTER TABLE raft_entries_v5 RENAME TO raft_entries;
 `;
 
 /**
+ * Migration 6: smaller state rows. `atoms` interns the values audit rows repeat (DIDs, categories,
+ * purposes, decisions, codes, record ids, cited ids): an audit row holds their integer references.
+ * `seen` is keyed by the transaction id itself (WITHOUT ROWID: no rowid and no second index on the
+ * id). The rules define the state and its app hash; this is only how SQLite holds it.
+ */
+const COMPACT_STATE = `
+CREATE TABLE atoms (
+  ref INTEGER PRIMARY KEY,
+  value ANY NOT NULL UNIQUE CHECK (typeof(value) IN ('text', 'blob'))
+) STRICT;
+INSERT INTO atoms (value)
+  SELECT provider FROM audit UNION SELECT patient FROM audit UNION SELECT category FROM audit
+  UNION SELECT record FROM audit WHERE record IS NOT NULL UNION SELECT purpose FROM audit
+  UNION SELECT decision FROM audit UNION SELECT code FROM audit
+  UNION SELECT cites FROM audit WHERE cites IS NOT NULL;
+CREATE TABLE audit_v6 (
+  seq INTEGER PRIMARY KEY,
+  tx BLOB NOT NULL,
+  height INTEGER NOT NULL,
+  tx_index INTEGER NOT NULL,
+  time INTEGER NOT NULL,
+  provider INTEGER NOT NULL REFERENCES atoms (ref),
+  patient INTEGER NOT NULL REFERENCES atoms (ref),
+  category INTEGER NOT NULL REFERENCES atoms (ref),
+  record INTEGER REFERENCES atoms (ref),
+  purpose INTEGER NOT NULL REFERENCES atoms (ref),
+  decision INTEGER NOT NULL REFERENCES atoms (ref),
+  code INTEGER NOT NULL REFERENCES atoms (ref),
+  cites INTEGER REFERENCES atoms (ref),
+  flagged INTEGER NOT NULL CHECK (flagged IN (0, 1))
+) STRICT;
+INSERT INTO audit_v6 (seq, tx, height, tx_index, time, provider, patient, category, record, purpose,
+  decision, code, cites, flagged)
+  SELECT a.seq, a.tx, a.height, a.tx_index, a.time,
+    (SELECT ref FROM atoms WHERE value = a.provider), (SELECT ref FROM atoms WHERE value = a.patient),
+    (SELECT ref FROM atoms WHERE value = a.category), (SELECT ref FROM atoms WHERE value = a.record),
+    (SELECT ref FROM atoms WHERE value = a.purpose), (SELECT ref FROM atoms WHERE value = a.decision),
+    (SELECT ref FROM atoms WHERE value = a.code), (SELECT ref FROM atoms WHERE value = a.cites), a.flagged
+  FROM audit a;
+DROP TABLE audit;
+ALTER TABLE audit_v6 RENAME TO audit;
+CREATE INDEX audit_by_patient ON audit (patient, height, tx_index);
+CREATE TABLE seen_v6 (
+  id BLOB PRIMARY KEY CHECK (length(id) = 32),
+  expires INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+INSERT INTO seen_v6 (id, expires) SELECT id, expires FROM seen;
+DROP TABLE seen;
+ALTER TABLE seen_v6 RENAME TO seen;
+CREATE INDEX seen_by_expires ON seen (expires);
+`;
+
+/**
  * Every migration, in order. Append only: never edit or renumber a released entry (the database
  * records each one's hash and refuses to open when an applied migration's SQL changed).
  */
@@ -256,4 +310,5 @@ export const MIGRATIONS: readonly Migration[] = [
   [3, STATE],
   [4, TXS_BY_POSITION],
   [5, BLOCK_BODIES_ONCE],
+  [6, COMPACT_STATE],
 ];

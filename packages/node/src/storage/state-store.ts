@@ -30,7 +30,9 @@ import {
   type VoteRow,
 } from "@medledger/protocol";
 import type Database from "better-sqlite3";
+import { state_cache_consents_max, state_cache_rows_max } from "../limits.js";
 import { bytes, bytesOrNull, list, parseList } from "./sql.js";
+import { ListCache, type Scoped, ScopedCache } from "./state-cache.js";
 
 /** Every statement of the state store, by name: prepared once; the query plan test reads them. */
 export const STATE_SQL = {
@@ -88,6 +90,9 @@ export const STATE_SQL = {
   consentsOfPatient: `SELECT id, patient, grantee, categories, records, purposes, not_before, expires,
     revoked_at, height, tx_index FROM consents
     WHERE patient = ? AND (height, tx_index) > (?, ?) ORDER BY height, tx_index, seq LIMIT ?`,
+  unrevokedConsents: `SELECT id, patient, grantee, categories, records, purposes, not_before, expires,
+    revoked_at, height, tx_index FROM consents INDEXED BY consents_by_patient
+    WHERE patient = ? AND revoked_at IS NULL ORDER BY height, tx_index, seq LIMIT ?`,
   liveConsents: `SELECT id, patient, grantee, categories, records, purposes, not_before, expires, revoked_at,
     height, tx_index FROM consents INDEXED BY consents_by_grantee
     WHERE patient = ? AND grantee IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL AND expires > ?
@@ -96,6 +101,10 @@ export const STATE_SQL = {
     height, tx_index FROM consents INDEXED BY consents_by_grantee
     WHERE patient = ? AND grantee IN (SELECT value FROM json_each(?))
     AND (revoked_at IS NOT NULL OR expires <= ?)
+    ORDER BY height DESC, tx_index DESC, seq DESC LIMIT ?`,
+  endedConsents2: `SELECT id, patient, grantee, categories, records, purposes, not_before, expires, revoked_at,
+    height, tx_index FROM consents INDEXED BY consents_by_grantee
+    WHERE patient = ? AND grantee IN (?, ?) AND (revoked_at IS NOT NULL OR expires <= ?)
     ORDER BY height DESC, tx_index DESC, seq DESC LIMIT ?`,
   getEmergency: `SELECT id, provider, patient, reason, from_time, until, height, tx_index FROM emergencies
     WHERE id = ?`,
@@ -114,6 +123,9 @@ export const STATE_SQL = {
   emergenciesOfPatient: `SELECT id, provider, patient, reason, from_time, until, height, tx_index
     FROM emergencies INDEXED BY emergencies_by_patient
     WHERE patient = ? AND (height, tx_index) > (?, ?) ORDER BY height, tx_index, seq LIMIT ?`,
+  atomRef: "SELECT ref FROM atoms WHERE value = ?",
+  atomValue: "SELECT value FROM atoms WHERE ref = ?",
+  putAtom: "INSERT INTO atoms (value) VALUES (?)",
   lastAudit: `SELECT height, tx_index FROM audit WHERE patient = ?
     ORDER BY height DESC, tx_index DESC, seq DESC LIMIT 1`,
   putAudit: `INSERT INTO audit (tx, height, tx_index, time, provider, patient, category, record, purpose,
@@ -135,9 +147,25 @@ type Row = Record<string, unknown>;
 /** A position before every real one: the cursor of a first page. */
 const START: Position = { height: -1, txIndex: -1 };
 
+/** A value interned in `atoms`: text (DIDs, categories, codes...) or bytes (cited ids). */
+type Atom = string | Uint8Array;
+
+/** A patient's last audit position, or NO_AUDIT. */
+type AuditPosition = readonly [height: number, txIndex: number];
+const NO_AUDIT: AuditPosition = [-1, -1];
+
 /** The protocol's StateStore over SQLite tables; every statement is prepared once, in the constructor. */
 export class SqliteStateStore implements StateStore {
   private readonly statements: { -readonly [K in StateStatement]: Database.Statement };
+  private readonly identities: ScopedCache<Did, IdentityRow | null>;
+  private readonly patients: ScopedCache<Did, PatientRow | null>;
+  private readonly textRefs: ScopedCache<string, number>;
+  private readonly blobRefs: ScopedCache<string, number>;
+  private readonly atomValues: ScopedCache<number, Atom>;
+  private readonly lastAudits: ScopedCache<number, AuditPosition>;
+  /** Each patient's unrevoked consents in grant order (null: more than the cache holds). */
+  private readonly unrevoked: ListCache<Did, ConsentRow[] | null>;
+  private readonly caches: Scoped[];
 
   /** Prepares every statement over `sqlite` (whose schema the migrations made). */
   constructor(sqlite: Database.Database) {
@@ -146,6 +174,40 @@ export class SqliteStateStore implements StateStore {
       prepared[name] = sqlite.prepare(STATE_SQL[name]);
     }
     this.statements = prepared as { [K in StateStatement]: Database.Statement };
+    this.identities = new ScopedCache(sqlite, state_cache_rows_max);
+    this.patients = new ScopedCache(sqlite, state_cache_rows_max);
+    this.textRefs = new ScopedCache(sqlite, state_cache_rows_max);
+    this.blobRefs = new ScopedCache(sqlite, state_cache_rows_max);
+    this.atomValues = new ScopedCache(sqlite, state_cache_rows_max);
+    this.lastAudits = new ScopedCache(sqlite, state_cache_rows_max);
+    this.unrevoked = new ListCache(sqlite, state_cache_rows_max);
+    this.caches = [
+      this.identities,
+      this.patients,
+      this.textRefs,
+      this.blobRefs,
+      this.atomValues,
+      this.lastAudits,
+      this.unrevoked,
+    ];
+  }
+
+  /**
+   * The block store opens a scope around each block's transaction (applied or dry run) and closes it
+   * with the transaction's fate, so that the read caches keep only committed values (state-cache.ts).
+   */
+  openScope(): void {
+    for (const cache of this.caches) cache.open();
+  }
+
+  /** Closes the scope opened by openScope: `committed` tells whether its transaction committed. */
+  closeScope(committed: boolean): void {
+    for (const cache of this.caches) cache.close(committed);
+  }
+
+  /** Forgets every cached read (the state tables were replaced underneath, e.g. by a state import). */
+  resetCaches(): void {
+    for (const cache of this.caches) cache.clear();
   }
 
   /** The chain state, or null before genesis. */
@@ -167,20 +229,28 @@ export class SqliteStateStore implements StateStore {
 
   /** The identity `did`, or null. */
   getIdentity(did: Did): IdentityRow | null {
-    const row = this.statements.getIdentity.get(did) as Row | undefined;
-    if (row === undefined) return null;
-    return {
-      did: row.did as Did,
-      role: row.role as IdentityRow["role"],
-      key: row.key as Did,
-      member: row.member as Did | null,
-      status: row.status as IdentityRow["status"],
-      licenseHash: bytesOrNull(row.license_hash),
-    };
+    let identity = this.identities.get(did);
+    if (identity === undefined) {
+      const row = this.statements.getIdentity.get(did) as Row | undefined;
+      identity =
+        row === undefined
+          ? null
+          : {
+              did: row.did as Did,
+              role: row.role as IdentityRow["role"],
+              key: row.key as Did,
+              member: row.member as Did | null,
+              status: row.status as IdentityRow["status"],
+              licenseHash: bytesOrNull(row.license_hash),
+            };
+      this.identities.fill(did, identity);
+    }
+    return identity === null ? null : copyIdentity(identity);
   }
   /** Inserts or replaces an identity. */
   putIdentity(row: IdentityRow): void {
     this.statements.putIdentity.run(row.did, row.role, row.key, row.member, row.status, row.licenseHash);
+    this.identities.write(row.did, copyIdentity(row));
   }
   /** The owner of `key`, or null. */
   getKeyOwner(key: Did): Did | null {
@@ -268,19 +338,27 @@ export class SqliteStateStore implements StateStore {
 
   /** The patient `did`, or null. */
   getPatient(did: Did): PatientRow | null {
-    const row = this.statements.getPatient.get(did) as Row | undefined;
-    if (row === undefined) return null;
-    return {
-      did: row.did as Did,
-      guardians: parseList(row.guardians),
-      threshold: row.threshold as number,
-      emergencyScope: row.emergency_scope === null ? null : parseList(row.emergency_scope),
-    };
+    let patient = this.patients.get(did);
+    if (patient === undefined) {
+      const row = this.statements.getPatient.get(did) as Row | undefined;
+      patient =
+        row === undefined
+          ? null
+          : {
+              did: row.did as Did,
+              guardians: parseList(row.guardians),
+              threshold: row.threshold as number,
+              emergencyScope: row.emergency_scope === null ? null : parseList(row.emergency_scope),
+            };
+      this.patients.fill(did, patient);
+    }
+    return patient === null ? null : copyPatient(patient);
   }
   /** Inserts or replaces a patient. */
   putPatient(row: PatientRow): void {
     const scope = row.emergencyScope === null ? null : list(row.emergencyScope);
     this.statements.putPatient.run(row.did, list(row.guardians), row.threshold, scope);
+    this.patients.write(row.did, copyPatient(row));
   }
 
   /** The anchor of `record`, or null. */
@@ -330,6 +408,7 @@ export class SqliteStateStore implements StateStore {
       row.height,
       row.txIndex,
     );
+    this.unrevoked.written();
   }
   /** A page of a patient's consents, in grant order. */
   consentsOfPatient(patient: Did, page: PageRequest): Page<ConsentRow> {
@@ -337,23 +416,44 @@ export class SqliteStateStore implements StateStore {
   }
   /** Unrevoked, unexpired consents of `patient` to any of `grantees`, in grant order. */
   liveConsents(query: { patient: Did; grantees: Did[]; time: number; limit: number }): ConsentRow[] {
-    const rows = this.statements.liveConsents.all(
-      query.patient,
-      list(query.grantees),
-      query.time,
-      query.limit,
-    ) as Row[];
-    return rows.map(consentRow);
+    const unrevoked = this.unrevokedOf(query.patient);
+    if (unrevoked === null) {
+      const rows = this.statements.liveConsents.all(
+        query.patient,
+        list(query.grantees),
+        query.time,
+        query.limit,
+      ) as Row[];
+      return rows.map(consentRow);
+    }
+    const out: ConsentRow[] = [];
+    for (const consent of unrevoked) {
+      if (out.length >= query.limit) break;
+      if (consent.expires > query.time && query.grantees.includes(consent.grantee)) {
+        out.push(copyConsent(consent));
+      }
+    }
+    return out;
   }
   /** Revoked or expired consents of `patient` to `grantees`, newest first. */
   endedConsents(query: { patient: Did; grantees: Did[]; time: number; limit: number }): ConsentRow[] {
-    const rows = this.statements.endedConsents.all(
-      query.patient,
-      list(query.grantees),
-      query.time,
-      query.limit,
+    const { patient, grantees, time, limit } = query;
+    const rows = (
+      grantees.length >= 1 && grantees.length <= 2
+        ? this.statements.endedConsents2.all(patient, grantees[0], grantees[1] ?? grantees[0], time, limit)
+        : this.statements.endedConsents.all(patient, list(grantees), time, limit)
     ) as Row[];
     return rows.map(consentRow);
+  }
+
+  /** The unrevoked consents of `patient` in grant order, or null when there are too many to cache. */
+  private unrevokedOf(patient: Did): ConsentRow[] | null {
+    const cached = this.unrevoked.get(patient);
+    if (cached !== undefined) return cached;
+    const rows = this.statements.unrevokedConsents.all(patient, state_cache_consents_max + 1) as Row[];
+    const unrevoked = rows.length > state_cache_consents_max ? null : rows.map(consentRow);
+    this.unrevoked.fill(patient, unrevoked);
+    return unrevoked;
   }
 
   /** The break-glass `id`, or null. */
@@ -392,11 +492,10 @@ export class SqliteStateStore implements StateStore {
 
   /** Appends an audit entry (positions of one patient's entries strictly increase). */
   putAudit(row: AuditRow): void {
-    const last = this.statements.lastAudit.get(row.patient) as Row | undefined;
+    const patient = this.refOf(row.patient);
+    const [height, txIndex] = this.lastAuditOf(patient);
     invariant(
-      last === undefined ||
-        (last.height as number) < row.height ||
-        (last.height === row.height && (last.tx_index as number) < row.txIndex),
+      height < row.height || (height === row.height && txIndex < row.txIndex),
       "audit entries are appended in order",
     );
     this.statements.putAudit.run(
@@ -404,20 +503,102 @@ export class SqliteStateStore implements StateStore {
       row.height,
       row.txIndex,
       row.time,
-      row.provider,
-      row.patient,
-      row.category,
-      row.record,
-      row.purpose,
-      row.decision,
-      row.code,
-      row.cites,
+      this.refOf(row.provider),
+      patient,
+      this.refOf(row.category),
+      row.record === null ? null : this.refOf(row.record),
+      this.refOf(row.purpose),
+      this.refOf(row.decision),
+      this.refOf(row.code),
+      row.cites === null ? null : this.refOf(row.cites),
       row.flagged ? 1 : 0,
     );
+    this.lastAudits.write(patient, [row.height, row.txIndex]);
   }
   /** A page of a patient's audit trail, ordered by position. */
   auditOfPatient(patient: Did, page: PageRequest): Page<AuditRow> {
-    return this.page(this.statements.auditOfPatient, patient, page, auditRow);
+    checkPage(page);
+    const ref = this.existingRefOf(patient);
+    if (ref === null) return { items: [], next: null };
+    return this.page(this.statements.auditOfPatient, ref, page, (row) => this.auditRow(row));
+  }
+
+  private lastAuditOf(patient: number): AuditPosition {
+    const cached = this.lastAudits.get(patient);
+    if (cached !== undefined) return cached;
+    const row = this.statements.lastAudit.get(patient) as Row | undefined;
+    const last: AuditPosition = row === undefined ? NO_AUDIT : [row.height as number, row.tx_index as number];
+    this.lastAudits.fill(patient, last);
+    return last;
+  }
+
+  private auditRow(row: Row): AuditRow {
+    return {
+      tx: bytes(row.tx),
+      height: row.height as number,
+      txIndex: row.tx_index as number,
+      time: row.time as number,
+      provider: this.textOf(row.provider) as Did,
+      patient: this.textOf(row.patient) as Did,
+      category: this.textOf(row.category) as AuditRow["category"],
+      record: row.record === null ? null : (this.textOf(row.record) as RecordId),
+      purpose: this.textOf(row.purpose) as AuditRow["purpose"],
+      decision: this.textOf(row.decision) as AuditRow["decision"],
+      code: this.textOf(row.code),
+      cites: row.cites === null ? null : new Uint8Array(this.bytesOf(row.cites)),
+      flagged: row.flagged === 1,
+    };
+  }
+
+  /** The reference of `value` in `atoms`, interning it if it is new. */
+  private refOf(value: Atom): number {
+    const found = this.existingRefOf(value);
+    if (found !== null) return found;
+    const ref = Number(this.statements.putAtom.run(value).lastInsertRowid);
+    this.refCache(value).write(atomKey(value), ref);
+    this.atomValues.write(ref, value);
+    return ref;
+  }
+
+  /** The reference of `value` in `atoms`, or null when it was never interned. */
+  private existingRefOf(value: Atom): number | null {
+    const cache = this.refCache(value);
+    const key = atomKey(value);
+    const cached = cache.get(key);
+    if (cached !== undefined) return cached;
+    const row = this.statements.atomRef.get(value) as Row | undefined;
+    if (row === undefined) return null;
+    const ref = row.ref as number;
+    cache.fill(key, ref);
+    this.atomValues.fill(ref, value);
+    return ref;
+  }
+
+  private refCache(value: Atom): ScopedCache<string, number> {
+    return typeof value === "string" ? this.textRefs : this.blobRefs;
+  }
+
+  /** The value interned as `ref`. */
+  private atomOf(ref: unknown): Atom {
+    const cached = this.atomValues.get(ref as number);
+    if (cached !== undefined) return cached;
+    const row = this.statements.atomValue.get(ref) as Row | undefined;
+    invariant(row !== undefined, "every audit reference is interned");
+    const value = typeof row.value === "string" ? row.value : new Uint8Array(bytes(row.value));
+    this.atomValues.fill(ref as number, value);
+    return value;
+  }
+
+  private textOf(ref: unknown): string {
+    const value = this.atomOf(ref);
+    invariant(typeof value === "string", "a text reference names text");
+    return value;
+  }
+
+  private bytesOf(ref: unknown): Uint8Array {
+    const value = this.atomOf(ref);
+    invariant(value instanceof Uint8Array, "a bytes reference names bytes");
+    return value;
   }
 
   /** True when transaction id `id` is remembered. */
@@ -435,16 +616,11 @@ export class SqliteStateStore implements StateStore {
 
   private page<T extends Position>(
     statement: Database.Statement,
-    patient: Did,
+    patient: Did | number,
     page: PageRequest,
     toRow: (row: Row) => T,
   ): Page<T> {
-    check(
-      Number.isSafeInteger(page.limit) && page.limit >= 1 && page.limit <= limits.state_page_max,
-      "FIELD_INVALID",
-      `a page holds 1 to ${limits.state_page_max} rows`,
-      "limit",
-    );
+    checkPage(page);
     const after = page.after ?? START;
     const rows = statement.all(patient, after.height, after.txIndex, page.limit) as Row[];
     const items = rows.map(toRow);
@@ -511,20 +687,39 @@ function emergencyRow(row: Row): EmergencyRow {
   };
 }
 
-function auditRow(row: Row): AuditRow {
+function checkPage(page: PageRequest): void {
+  check(
+    Number.isSafeInteger(page.limit) && page.limit >= 1 && page.limit <= limits.state_page_max,
+    "FIELD_INVALID",
+    `a page holds 1 to ${limits.state_page_max} rows`,
+    "limit",
+  );
+}
+
+/** The key of an atom in its cache: the text itself, or the bytes in hex. */
+function atomKey(value: Atom): string {
+  return typeof value === "string" ? value : Buffer.from(value).toString("hex");
+}
+
+function copyIdentity(row: IdentityRow): IdentityRow {
+  return { ...row, licenseHash: row.licenseHash === null ? null : new Uint8Array(row.licenseHash) };
+}
+
+function copyPatient(row: PatientRow): PatientRow {
   return {
-    tx: bytes(row.tx),
-    height: row.height as number,
-    txIndex: row.tx_index as number,
-    time: row.time as number,
-    provider: row.provider as Did,
-    patient: row.patient as Did,
-    category: row.category as AuditRow["category"],
-    record: row.record as RecordId | null,
-    purpose: row.purpose as AuditRow["purpose"],
-    decision: row.decision as AuditRow["decision"],
-    code: row.code as string,
-    cites: bytesOrNull(row.cites),
-    flagged: row.flagged === 1,
+    did: row.did,
+    guardians: [...row.guardians],
+    threshold: row.threshold,
+    emergencyScope: row.emergencyScope === null ? null : [...row.emergencyScope],
+  };
+}
+
+function copyConsent(row: ConsentRow): ConsentRow {
+  return {
+    ...row,
+    id: new Uint8Array(row.id),
+    categories: [...row.categories],
+    records: [...row.records],
+    purposes: [...row.purposes],
   };
 }

@@ -49,10 +49,14 @@ export interface StateExport extends Iterable<Uint8Array> {
   close(): void;
 }
 
-/** Every table an export carries, in import order, with its INTEGER PRIMARY KEY (the cursor). */
+/**
+ * Every table an export carries, in import order (atoms before the audit rows that refer to them),
+ * with its primary key (the cursor: an INTEGER, or seen's id).
+ */
 export const STATE_TABLES: ReadonlyArray<readonly [table: string, key: string]> = [
   ["applied", "id"],
   ["chain", "id"],
+  ["atoms", "ref"],
   ["identities", "seq"],
   ["key_owners", "seq"],
   ["members", "seq"],
@@ -63,7 +67,7 @@ export const STATE_TABLES: ReadonlyArray<readonly [table: string, key: string]> 
   ["consents", "seq"],
   ["emergencies", "seq"],
   ["audit", "seq"],
-  ["seen", "seq"],
+  ["seen", "id"],
 ];
 
 const SCHEMA = MIGRATIONS.length;
@@ -126,7 +130,8 @@ class Exporter implements StateExport {
   private readonly reads: Database.Statement[];
   private readonly columns: string[][];
   private table = 0;
-  private after = Number.MIN_SAFE_INTEGER;
+  /** The cursor: the last key read (an integer starts every table: it sorts before any blob key). */
+  private after: number | Uint8Array = Number.MIN_SAFE_INTEGER;
   private chunkNumber = 0;
   private done = false;
 
@@ -185,7 +190,7 @@ class Exporter implements StateExport {
       if (out.length > 0 && total + size > budget) return { rows: out, bytes: total, exhausted: false };
       out.push(row);
       total += size;
-      this.after = row[key] as number;
+      this.after = row[key] as number | Uint8Array;
     }
     return { rows: out, bytes: total, exhausted: batch.length < READ_BATCH_ROWS };
   }
