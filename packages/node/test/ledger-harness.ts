@@ -29,6 +29,9 @@ export function signerOf(name: string): Signer {
 export class Hub {
   private readonly handlers = new Map<string, (from: string, frame: Uint8Array) => void>();
   private readonly gossipHandlers = new Map<string, (from: string, payload: Uint8Array) => void>();
+  private readonly gossipChecks = new Map<string, (payload: Uint8Array) => boolean>();
+  /** Gossip payloads a node's check rejected (as gossipsub's validator would): [node, from]. */
+  readonly gossipRejected: Array<[string, string]> = [];
   private readonly requestHandlers = new Map<
     string,
     (from: string, payload: Uint8Array) => Promise<Uint8Array>
@@ -54,12 +57,16 @@ export class Hub {
       },
       onDirect: (handler) => this.handlers.set(id, handler),
       publish: (payload) => {
-        for (const [peer, handler] of this.gossipHandlers) {
+        for (const peer of this.gossipHandlers.keys()) {
           if (peer === id || this.cuts.has(`${id}>${peer}`)) continue;
-          this.clock.defer(() => handler(id, payload));
+          this.clock.defer(() => this.deliverGossip(id, peer, payload));
         }
       },
-      onGossip: (handler) => this.gossipHandlers.set(id, handler),
+      onGossip: (handler, check) => {
+        this.gossipHandlers.set(id, handler);
+        if (check === undefined) this.gossipChecks.delete(id);
+        else this.gossipChecks.set(id, check);
+      },
       request: (peer, payload) => {
         if (this.cuts.has(`${id}>${peer}`) || this.cuts.has(`${peer}>${id}`)) {
           return Promise.reject(new Error("unreachable"));
@@ -84,7 +91,17 @@ export class Hub {
 
   /** Delivers a raw gossip payload to `to` as if `from` had published it. */
   injectGossip(from: string, to: string, payload: Uint8Array): void {
-    this.clock.defer(() => this.gossipHandlers.get(to)?.(from, payload));
+    this.clock.defer(() => this.deliverGossip(from, to, payload));
+  }
+
+  /** Runs `to`'s gossip check, then its handler (a rejected payload is recorded, not delivered). */
+  private deliverGossip(from: string, to: string, payload: Uint8Array): void {
+    const check = this.gossipChecks.get(to);
+    if (check !== undefined && !check(payload)) {
+      this.gossipRejected.push([to, from]);
+      return;
+    }
+    this.gossipHandlers.get(to)?.(from, payload);
   }
 
   /** Drops every frame from a to b (one way). */

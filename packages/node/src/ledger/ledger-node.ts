@@ -65,6 +65,7 @@ import {
   ledger_block_bytes_max,
   ledger_block_txs_max,
   propose_backoff_ms,
+  raft_term_lead_max,
   regossip_interval_ms,
   regossip_txs_max,
   snapshot_every_entries_default,
@@ -91,8 +92,14 @@ export interface LedgerTransport {
   onRequest?(handler: (peer: string, payload: Uint8Array) => Promise<Uint8Array>): void;
   /** Gossips a payload to every peer. */
   publish(payload: Uint8Array): void;
-  /** Sets the handler of gossip payloads. */
-  onGossip(handler: (from: string, payload: Uint8Array) => void): void;
+  /**
+   * Sets the handler of gossip payloads and the check a payload must pass before it is delivered or
+   * relayed (a transport that relays should not pass on what fails it).
+   */
+  onGossip(
+    handler: (from: string, payload: Uint8Array) => void,
+    check?: (payload: Uint8Array) => boolean,
+  ): void;
   /** Reports a peer that broke the wire protocol (the transport may disconnect it). */
   reportMisbehaviour?(peer: string, reason: string): void;
 }
@@ -164,6 +171,7 @@ export class LedgerNode {
   private readonly logger: Logger;
   private readonly rawNode: RawNode;
   private readonly tickMs: number;
+  private readonly electionTicks: number;
   private readonly promoteLagEntries: number;
   private stopTicker: (() => void) | null = null;
   private stopGossipTimer: (() => void) | null = null;
@@ -187,6 +195,10 @@ export class LedgerNode {
    * index, with their bytes and decoded parts: applying them decodes and verifies nothing again.
    */
   private readonly checkedBlocks = new Map<number, CheckedBlock>();
+  /** Gossip payloads the transport's check decoded, until they are delivered. */
+  private readonly checkedGossip = new WeakMap<Uint8Array, Uint8Array[]>();
+  /** When this node last heard its current leader (the lease during which no other leader is followed). */
+  private leaderHeardAt = Number.NEGATIVE_INFINITY;
   private blocksExecuted = 0;
   private blocksReplayed = 0;
   private readonly blockListeners = new Set<(block: AppliedBlock) => void>();
@@ -202,6 +214,7 @@ export class LedgerNode {
     this.signer = options.signer;
     this.logger = (options.logger ?? silentLogger).child({ module: "ledger", node: this.id.slice(-8) });
     this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
+    this.electionTicks = options.electionTicks ?? DEFAULT_ELECTION_TICKS;
     this.promoteLagEntries = options.promoteLagEntries ?? DEFAULT_PROMOTE_LAG_ENTRIES;
     this.snapshotEveryEntries = options.snapshotEveryEntries ?? snapshot_every_entries_default;
     this.stateServer =
@@ -218,7 +231,7 @@ export class LedgerNode {
       config: raftConfig({
         id: this.id,
         seed: options.seed ?? seedFromId(this.id),
-        electionTicks: options.electionTicks ?? DEFAULT_ELECTION_TICKS,
+        electionTicks: this.electionTicks,
         heartbeatTicks: options.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS,
       }),
       storage: this.store.raft,
@@ -230,7 +243,10 @@ export class LedgerNode {
     if (this.running) throw new NodeError("ALREADY_STARTED", "the ledger node is already running");
     this.running = true;
     this.transport.onDirect((from, frame) => this.onDirect(from, frame));
-    this.transport.onGossip((from, payload) => this.onGossip(from, payload));
+    this.transport.onGossip(
+      (from, payload) => this.onGossip(from, payload),
+      (payload) => this.checkGossip(payload),
+    );
     const server = this.stateServer;
     if (server !== null) this.transport.onRequest?.(async (_peer, payload) => server.handle(payload));
     this.stopTicker = this.clock.every(this.tickMs, () => {
@@ -373,6 +389,7 @@ export class LedgerNode {
       if (message.from !== from)
         throw new NodeError("WIRE_INVALID", "a peer sent a message in another's name");
       if (message.to !== this.id) throw new NodeError("WIRE_INVALID", "a message for another node");
+      if (!this.admitLeaderMessage(message)) return;
       this.checkAppendedBlocks(message);
     } catch (error) {
       this.reject(from, error);
@@ -387,13 +404,28 @@ export class LedgerNode {
     this.schedule();
   }
 
+  /** The gossip validator: is `payload` a well-formed batch? Keeps the decoding for onGossip. */
+  private checkGossip(payload: Uint8Array): boolean {
+    try {
+      this.checkedGossip.set(payload, decodeGossipBatch(payload));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private onGossip(from: string, payload: Uint8Array): void {
     if (!this.running || this.halted !== null) return;
     let batch: Uint8Array[];
     try {
-      batch = decodeGossipBatch(payload);
+      batch = this.checkedGossip.get(payload) ?? decodeGossipBatch(payload);
+      this.checkedGossip.delete(payload);
     } catch (error) {
-      this.reject(from, error);
+      // `from` only relayed it (the transport's check should have stopped it): log, blame no one.
+      this.logger.warn("refused a gossip batch", {
+        from: from.slice(-8),
+        reason: error instanceof Error ? error.message : String(error),
+      });
       return;
     }
     let refused = 0;
@@ -412,6 +444,41 @@ export class LedgerNode {
     const reason = error instanceof Error ? error.message : String(error);
     this.logger.warn("refused a message from a peer", { peer, reason });
     this.transport.reportMisbehaviour?.(peer, reason);
+  }
+
+  /**
+   * Raft trusts any peer to speak as the leader of a term; a member's node that lies must not take the
+   * cluster down with one message. Throws WIRE_INVALID for a term too far ahead of ours, and for a
+   * leader's message (append, heartbeat, snapshot) from a node other than the leader we know in our
+   * term (one leader per term). Returns false (ignore, without blame) for a leader's message of a higher
+   * term from another node while our leader's lease holds: a new leader is followed once ours has been
+   * silent for an election timeout, as it would be after an honest election.
+   */
+  private admitLeaderMessage(message: Message): boolean {
+    const status = this.rawNode.status();
+    if (message.term > status.term + raft_term_lead_max) {
+      throw new NodeError("WIRE_INVALID", `a term ${message.term - status.term} ahead of ours`);
+    }
+    const fromLeader = message.type === "app" || message.type === "heartbeat" || message.type === "snap";
+    if (!fromLeader) return true;
+    if (message.from === status.lead && message.term === status.term) {
+      this.leaderHeardAt = this.clock.now();
+      return true;
+    }
+    if (status.lead === NO_NODE) return true;
+    if (message.term === status.term) {
+      throw new NodeError("WIRE_INVALID", "a second leader in one term");
+    }
+    const leaseMs = this.electionTicks * this.tickMs;
+    const leaseHolds =
+      status.lead === this.id ? status.role === "leader" : this.clock.now() - this.leaderHeardAt < leaseMs;
+    if (message.term > status.term && leaseHolds) {
+      this.logger.debug("ignored a leader's message during our leader's lease", {
+        from: message.from.slice(-8),
+      });
+      return false;
+    }
+    return true;
   }
 
   /**

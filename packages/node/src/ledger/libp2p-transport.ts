@@ -54,7 +54,8 @@ export function libp2pTransport(network: Network, logger: Logger): LedgerTranspo
         });
       });
     },
-    onGossip: (handler) => network.onGossip((peer, payload) => handler(names.didOf(peer), payload)),
+    onGossip: (handler, check) =>
+      network.onGossip((peer, payload) => handler(names.didOf(peer), payload), check),
     request: (peer, payload, timeoutMs) => network.request(names.peerOf(peer), payload, { timeoutMs }),
     onRequest: (handler) => network.onRequest((peer, payload) => handler(names.didOf(peer), payload)),
     reportMisbehaviour: (peer, reason) => {

@@ -37,6 +37,12 @@ export const verified_ids_max = 200_000;
  * applying them decodes and verifies nothing again. Normally a handful wait; the bound caps memory.
  */
 export const checked_blocks_max = 256;
+/**
+ * Most a peer's Raft term may exceed ours. Honest terms grow by one per election (PreVote keeps a
+ * partitioned node from inflating its own), so this is never reached honestly; without it one message
+ * with a huge term moves every node to a term whose successor no decoder accepts, and elections end.
+ */
+export const raft_term_lead_max = 2 ** 20;
 /** Most transactions in one gossip batch. */
 export const gossip_batch_txs_max = 512;
 /** Longest a transaction waits to be gossiped in a batch. */

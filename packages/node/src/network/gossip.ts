@@ -24,6 +24,8 @@ import type { NetworkFaults } from "./options.js";
 
 /** Receives one gossip message relayed by `peer` (not necessarily its author). */
 export type GossipHandler = (peer: string, payload: Uint8Array) => void;
+/** Screens a gossip message before it is delivered or relayed: false rejects it (never relayed). */
+export type GossipCheck = (payload: Uint8Array) => boolean;
 
 /** The gossipsub service factory configured for medledger's one topic. */
 export function gossipService(topic: string): ReturnType<typeof gossipsub> {
@@ -55,15 +57,21 @@ export interface GossipChannelOptions {
 export class GossipChannel {
   readonly #options: GossipChannelOptions;
   #handler: GossipHandler | undefined;
+  #check: GossipCheck | undefined;
   readonly #onMessage = (event: CustomEvent<GossipsubMessage>): void => this.#deliver(event.detail);
 
   constructor(options: GossipChannelOptions) {
     this.#options = options;
   }
 
-  /** Sets the handler of inbound messages (replacing any previous one). */
-  onGossip(handler: GossipHandler): void {
+  /**
+   * Sets the handler of inbound messages (replacing any previous one), and the check each message must
+   * pass first: a message failing it is rejected by the validator, so it is neither delivered nor
+   * relayed, and gossipsub's scoring blames its relayer.
+   */
+  onGossip(handler: GossipHandler, check?: GossipCheck): void {
     this.#handler = handler;
+    this.#check = check;
   }
 
   /** Subscribes to the topic and installs the validator; call once libp2p has started. */
@@ -112,6 +120,11 @@ export class GossipChannel {
     if (this.#options.faults?.dropInbound?.(peer.toString(), "gossip") === true) {
       this.#options.metrics.frameDropped("gossip", "fault");
       return TopicValidatorResult.Ignore;
+    }
+    if (this.#check !== undefined && !this.#check(data)) {
+      this.#options.metrics.frameDropped("gossip", "invalid");
+      this.#options.logger.warn("rejected an invalid gossip message", { peer: peer.toString() });
+      return TopicValidatorResult.Reject;
     }
     return TopicValidatorResult.Accept;
   }

@@ -14,6 +14,7 @@ export type DropReason =
   | "no_handler"
   | "not_allowed"
   | "too_large"
+  | "invalid"
   | "fault";
 
 /** Why a peer was judged to misbehave (and disconnected). */

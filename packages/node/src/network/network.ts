@@ -23,7 +23,7 @@ import {
 import type { Logger } from "../logger.js";
 import { DirectChannel, type DirectHandler } from "./direct.js";
 import { PeerGate } from "./gater.js";
-import { GossipChannel, type GossipHandler, gossipService } from "./gossip.js";
+import { GossipChannel, type GossipCheck, type GossipHandler, gossipService } from "./gossip.js";
 import { parsePeerId, privateKeyFromSeed } from "./identity.js";
 import type { MisbehaviourReason } from "./metrics.js";
 import { type NetworkOptions, type ResolvedNetworkOptions, resolveNetworkOptions } from "./options.js";
@@ -64,8 +64,8 @@ export interface Network {
   onRequest(handler: RequestHandler): void;
   /** Publishes a gossip message (a batch of transactions) to every subscribed peer. */
   publish(payload: Uint8Array): Promise<void>;
-  /** Sets the handler of gossip messages (replacing any previous one). */
-  onGossip(handler: GossipHandler): void;
+  /** Sets the handler of gossip messages (replacing any previous one) and the check they must pass first. */
+  onGossip(handler: GossipHandler, check?: GossipCheck): void;
   /** The peers subscribed to this chain's gossip topic. */
   gossipPeers(): string[];
 }
@@ -241,8 +241,8 @@ class NetworkService implements Network {
     await this.#gossip.publish(payload);
   }
 
-  onGossip(handler: GossipHandler): void {
-    this.#gossip.onGossip(handler);
+  onGossip(handler: GossipHandler, check?: GossipCheck): void {
+    this.#gossip.onGossip(handler, check);
   }
 
   gossipPeers(): string[] {
