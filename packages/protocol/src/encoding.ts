@@ -130,6 +130,15 @@ class Writer {
     this.length += bytes.length;
   }
 
+  /** Writes `text`, known to be ASCII, one byte per character. */
+  ascii(text: string): void {
+    this.reserve(text.length);
+    const out = this.bytes;
+    let at = this.length;
+    for (let index = 0; index < text.length; index++) out[at++] = text.charCodeAt(index);
+    this.length = at;
+  }
+
   byte(value: number): void {
     this.reserve(1);
     this.bytes[this.length++] = value;
@@ -153,13 +162,8 @@ function writeModel(writer: Writer, value: unknown, depth: number): boolean {
       if (!Number.isSafeInteger(value) || value < 0 || Object.is(value, -0)) return false;
       writer.head(0, value);
       return true;
-    case "string": {
-      if (!(value as unknown as WellFormed).isWellFormed()) return false;
-      const bytes = TEXT_ENCODER.encode(value);
-      writer.head(3, bytes.length);
-      writer.raw(bytes);
-      return true;
-    }
+    case "string":
+      return writeText(writer, value);
     case "object":
       break;
     default:
@@ -185,22 +189,73 @@ function writeModel(writer: Writer, value: unknown, depth: number): boolean {
   const prototype = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) return false;
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record).map((key) => ({ key, bytes: TEXT_ENCODER.encode(key) }));
-  for (const { key } of keys) {
-    if (key === "__proto__" || !(key as unknown as WellFormed).isWellFormed()) return false;
+  const keys: EncodedKey[] = [];
+  for (const key of Object.keys(record)) {
+    const encoded = encodedKey(key);
+    if (encoded === null) return false;
+    keys.push(encoded);
   }
-  keys.sort((left, right) =>
-    left.bytes.length !== right.bytes.length
-      ? left.bytes.length - right.bytes.length
-      : compareBytes(left.bytes, right.bytes),
-  );
+  keys.sort(compareKeys);
   writer.head(5, keys.length);
-  for (const { key, bytes } of keys) {
-    writer.head(3, bytes.length);
-    writer.raw(bytes);
+  for (const { key, encoded } of keys) {
+    writer.raw(encoded);
     if (!writeModel(writer, record[key], depth + 1)) return false;
   }
   return true;
+}
+
+/** Writes a text string: ASCII directly, anything else through TextEncoder; false when ill-formed. */
+function writeText(writer: Writer, text: string): boolean {
+  const length = text.length;
+  let ascii = true;
+  for (let index = 0; index < length; index++) {
+    if (text.charCodeAt(index) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) {
+    writer.head(3, length);
+    writer.ascii(text);
+    return true;
+  }
+  if (!(text as unknown as WellFormed).isWellFormed()) return false;
+  const bytes = TEXT_ENCODER.encode(text);
+  writer.head(3, bytes.length);
+  writer.raw(bytes);
+  return true;
+}
+
+/** A map key with its whole encoding (head and UTF-8), and its UTF-8 length for ordering. */
+interface EncodedKey {
+  readonly key: string;
+  readonly encoded: Uint8Array;
+  readonly length: number;
+}
+
+/** Keys repeat (a handful of field names): their encodings are kept, up to a bound. */
+const KEY_CACHE = new Map<string, EncodedKey>();
+const KEY_CACHE_ENTRIES_MAX = 1024;
+const KEY_CACHE_LENGTH_MAX = 64;
+
+function encodedKey(key: string): EncodedKey | null {
+  const cached = KEY_CACHE.get(key);
+  if (cached !== undefined) return cached;
+  if (key === "__proto__" || !(key as unknown as WellFormed).isWellFormed()) return null;
+  const writer = new Writer();
+  writeText(writer, key);
+  const encoded = writer.finish();
+  const utf8Bytes = TEXT_ENCODER.encode(key).length;
+  const entry = { key, encoded, length: utf8Bytes };
+  if (key.length <= KEY_CACHE_LENGTH_MAX && KEY_CACHE.size < KEY_CACHE_ENTRIES_MAX) KEY_CACHE.set(key, entry);
+  return entry;
+}
+
+/** RFC 8949 order of text keys: by encoded bytes, i.e. by UTF-8 length, then bytewise. */
+function compareKeys(left: EncodedKey, right: EncodedKey): number {
+  return left.length !== right.length
+    ? left.length - right.length
+    : compareBytes(left.encoded, right.encoded);
 }
 
 /** The value whose canonical CBOR is exactly `bytes`; throws ENCODING_INVALID or ENCODING_TOO_LARGE. */
