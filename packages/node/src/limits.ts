@@ -122,7 +122,7 @@ export const block_body_cache_entries_max = 64;
 export const block_body_cache_bytes_max = 32 * MiB;
 /** Most rows each read cache of the state store keeps (identities, patients, interned values...). */
 export const state_cache_rows_max = 65_536;
-/** Most unrevoked consents of one patient the consent cache keeps (beyond it, queries go to SQLite). */
+/** Most consents of one patient the consent cache keeps (beyond it, queries go to SQLite). */
 export const state_cache_consents_max = 64;
 /** Smallest chunk of an exported state a caller may ask for, in bytes. */
 export const state_chunk_bytes_min = 64 * KiB;

@@ -90,9 +90,9 @@ export const STATE_SQL = {
   consentsOfPatient: `SELECT id, patient, grantee, categories, records, purposes, not_before, expires,
     revoked_at, height, tx_index FROM consents
     WHERE patient = ? AND (height, tx_index) > (?, ?) ORDER BY height, tx_index, seq LIMIT ?`,
-  unrevokedConsents: `SELECT id, patient, grantee, categories, records, purposes, not_before, expires,
+  allConsents: `SELECT id, patient, grantee, categories, records, purposes, not_before, expires,
     revoked_at, height, tx_index FROM consents INDEXED BY consents_by_patient
-    WHERE patient = ? AND revoked_at IS NULL ORDER BY height, tx_index, seq LIMIT ?`,
+    WHERE patient = ? ORDER BY height, tx_index, seq LIMIT ?`,
   liveConsents: `SELECT id, patient, grantee, categories, records, purposes, not_before, expires, revoked_at,
     height, tx_index FROM consents INDEXED BY consents_by_grantee
     WHERE patient = ? AND grantee IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL AND expires > ?
@@ -163,8 +163,10 @@ export class SqliteStateStore implements StateStore {
   private readonly blobRefs: ScopedCache<string, number>;
   private readonly atomValues: ScopedCache<number, Atom>;
   private readonly lastAudits: ScopedCache<number, AuditPosition>;
-  /** Each patient's unrevoked consents in grant order (null: more than the cache holds). */
-  private readonly unrevoked: ListCache<Did, ConsentRow[] | null>;
+  /** Each patient's consents in grant order (null: more than the cache holds). */
+  private readonly consents: ListCache<Did, ConsentRow[] | null>;
+  private readonly members: ScopedCache<Did, MemberRow | null>;
+  private readonly chain: ScopedCache<0, ChainState | null>;
   private readonly caches: Scoped[];
 
   /** Prepares every statement over `sqlite` (whose schema the migrations made). */
@@ -180,7 +182,9 @@ export class SqliteStateStore implements StateStore {
     this.blobRefs = new ScopedCache(sqlite, state_cache_rows_max);
     this.atomValues = new ScopedCache(sqlite, state_cache_rows_max);
     this.lastAudits = new ScopedCache(sqlite, state_cache_rows_max);
-    this.unrevoked = new ListCache(sqlite, state_cache_rows_max);
+    this.consents = new ListCache(sqlite, state_cache_rows_max);
+    this.members = new ScopedCache(sqlite, state_cache_rows_max);
+    this.chain = new ScopedCache(sqlite, 1);
     this.caches = [
       this.identities,
       this.patients,
@@ -188,7 +192,9 @@ export class SqliteStateStore implements StateStore {
       this.blobRefs,
       this.atomValues,
       this.lastAudits,
-      this.unrevoked,
+      this.consents,
+      this.members,
+      this.chain,
     ];
   }
 
@@ -212,19 +218,27 @@ export class SqliteStateStore implements StateStore {
 
   /** The chain state, or null before genesis. */
   getChain(): ChainState | null {
-    const row = this.statements.getChain.get() as Row | undefined;
-    if (row === undefined) return null;
-    return {
-      chain: row.chain as string,
-      genesisTime: row.genesis_time as number,
-      height: row.height as number,
-      time: row.time as number,
-      appHash: bytes(row.app_hash),
-    };
+    let state = this.chain.get(0);
+    if (state === undefined) {
+      const row = this.statements.getChain.get() as Row | undefined;
+      state =
+        row === undefined
+          ? null
+          : {
+              chain: row.chain as string,
+              genesisTime: row.genesis_time as number,
+              height: row.height as number,
+              time: row.time as number,
+              appHash: bytes(row.app_hash),
+            };
+      this.chain.fill(0, state);
+    }
+    return state === null ? null : { ...state, appHash: new Uint8Array(state.appHash) };
   }
   /** Sets the chain state. */
   putChain(state: ChainState): void {
     this.statements.putChain.run(state.chain, state.genesisTime, state.height, state.time, state.appHash);
+    this.chain.write(0, { ...state, appHash: new Uint8Array(state.appHash) });
   }
 
   /** The identity `did`, or null. */
@@ -264,16 +278,23 @@ export class SqliteStateStore implements StateStore {
 
   /** The current member `did`, or null. */
   getMember(did: Did): MemberRow | null {
-    const row = this.statements.getMember.get(did) as Row | undefined;
-    return row === undefined ? null : memberRow(row);
+    let member = this.members.get(did);
+    if (member === undefined) {
+      const row = this.statements.getMember.get(did) as Row | undefined;
+      member = row === undefined ? null : memberRow(row);
+      this.members.fill(did, member);
+    }
+    return member === null ? null : { ...member, nodes: [...member.nodes] };
   }
   /** Inserts or replaces a member. */
   putMember(row: MemberRow): void {
     this.statements.putMember.run(row.did, list(row.nodes), row.admittedHeight);
+    this.members.write(row.did, { ...row, nodes: [...row.nodes] });
   }
   /** Removes a member. */
   deleteMember(did: Did): void {
     this.statements.deleteMember.run(did);
+    this.members.write(did, null);
   }
   /** Every current member, ordered by DID (at most members_max). */
   listMembers(): MemberRow[] {
@@ -408,7 +429,7 @@ export class SqliteStateStore implements StateStore {
       row.height,
       row.txIndex,
     );
-    this.unrevoked.written();
+    this.consents.written();
   }
   /** A page of a patient's consents, in grant order. */
   consentsOfPatient(patient: Did, page: PageRequest): Page<ConsentRow> {
@@ -416,8 +437,8 @@ export class SqliteStateStore implements StateStore {
   }
   /** Unrevoked, unexpired consents of `patient` to any of `grantees`, in grant order. */
   liveConsents(query: { patient: Did; grantees: Did[]; time: number; limit: number }): ConsentRow[] {
-    const unrevoked = this.unrevokedOf(query.patient);
-    if (unrevoked === null) {
+    const all = this.consentsOf(query.patient);
+    if (all === null) {
       const rows = this.statements.liveConsents.all(
         query.patient,
         list(query.grantees),
@@ -427,33 +448,42 @@ export class SqliteStateStore implements StateStore {
       return rows.map(consentRow);
     }
     const out: ConsentRow[] = [];
-    for (const consent of unrevoked) {
+    for (const consent of all) {
       if (out.length >= query.limit) break;
-      if (consent.expires > query.time && query.grantees.includes(consent.grantee)) {
-        out.push(copyConsent(consent));
-      }
+      const live = consent.revokedAt === null && consent.expires > query.time;
+      if (live && query.grantees.includes(consent.grantee)) out.push(copyConsent(consent));
     }
     return out;
   }
   /** Revoked or expired consents of `patient` to `grantees`, newest first. */
   endedConsents(query: { patient: Did; grantees: Did[]; time: number; limit: number }): ConsentRow[] {
     const { patient, grantees, time, limit } = query;
-    const rows = (
-      grantees.length >= 1 && grantees.length <= 2
-        ? this.statements.endedConsents2.all(patient, grantees[0], grantees[1] ?? grantees[0], time, limit)
-        : this.statements.endedConsents.all(patient, list(grantees), time, limit)
-    ) as Row[];
-    return rows.map(consentRow);
+    const all = this.consentsOf(patient);
+    if (all === null) {
+      const rows = (
+        grantees.length >= 1 && grantees.length <= 2
+          ? this.statements.endedConsents2.all(patient, grantees[0], grantees[1] ?? grantees[0], time, limit)
+          : this.statements.endedConsents.all(patient, list(grantees), time, limit)
+      ) as Row[];
+      return rows.map(consentRow);
+    }
+    const out: ConsentRow[] = [];
+    for (let index = all.length - 1; index >= 0 && out.length < limit; index--) {
+      const consent = all[index] as ConsentRow;
+      const ended = consent.revokedAt !== null || consent.expires <= time;
+      if (ended && grantees.includes(consent.grantee)) out.push(copyConsent(consent));
+    }
+    return out;
   }
 
-  /** The unrevoked consents of `patient` in grant order, or null when there are too many to cache. */
-  private unrevokedOf(patient: Did): ConsentRow[] | null {
-    const cached = this.unrevoked.get(patient);
+  /** Every consent of `patient` in grant order, or null when there are too many to cache. */
+  private consentsOf(patient: Did): ConsentRow[] | null {
+    const cached = this.consents.get(patient);
     if (cached !== undefined) return cached;
-    const rows = this.statements.unrevokedConsents.all(patient, state_cache_consents_max + 1) as Row[];
-    const unrevoked = rows.length > state_cache_consents_max ? null : rows.map(consentRow);
-    this.unrevoked.fill(patient, unrevoked);
-    return unrevoked;
+    const rows = this.statements.allConsents.all(patient, state_cache_consents_max + 1) as Row[];
+    const all = rows.length > state_cache_consents_max ? null : rows.map(consentRow);
+    this.consents.fill(patient, all);
+    return all;
   }
 
   /** The break-glass `id`, or null. */
