@@ -1,13 +1,15 @@
 /**
  * A medledger node assembled from its parts: the SQLite chain database, the libp2p network, and the
  * ledger driver. This is what the CLI starts; tests start several in one process or in many.
- * With `api` set it also opens the vault and serves the HTTP API once the ledger runs. Shutdown runs in
+ * With `api` set it also opens the vault and serves the HTTP API once the ledger runs. One Prometheus
+ * registry per node holds the network's metrics (and the API's, served at GET /metrics). Shutdown runs in
  * a fixed order: close the API, stop the ledger, stop the network, close the vault and the database.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Genesis, type LedgerEvent, parseGenesis, publicKeyToDid } from "@medledger/protocol";
 import { nodeSigner, nodeVerifier } from "@medledger/protocol/node";
+import { Registry } from "prom-client";
 import { loadOrCreateAdminToken } from "./api/auth.js";
 import { type RunningApi, startApi } from "./api/server.js";
 import type { Clock } from "./ledger/clock.js";
@@ -18,6 +20,7 @@ import { type Logger, silentLogger } from "./logger.js";
 import { publicKeyFromPeerId } from "./network/identity.js";
 import { createNetwork, type Network } from "./network/network.js";
 import type { NetworkFaults } from "./network/options.js";
+import { createPromNetworkMetrics } from "./network/prom-metrics.js";
 import { type ChainDb, openChainDb } from "./storage/db.js";
 import { loadOrCreateMasterKey, VAULT_DB_FILE } from "./vault/master-key.js";
 import { Vault } from "./vault/vault.js";
@@ -68,6 +71,11 @@ export interface MedledgerNode {
   readonly vault: Vault | null;
   /** The HTTP API's base URL, or null without one. */
   readonly apiUrl: string | null;
+  /**
+   * The node's Prometheus registry: the network's metrics (frames, drops, misbehaviour, queues) and,
+   * with the API, the API's. GET /metrics serves it; without the API it still counts.
+   */
+  readonly metrics: Registry;
   /** The network's listen addresses, each ending in /p2p/<peer id>. */
   addresses(): string[];
   /** Closes the API, stops the ledger and the network, closes the vault and the database. Idempotent. */
@@ -80,6 +88,8 @@ export async function startNode(options: NodeOptions): Promise<MedledgerNode> {
   const logger = (options.logger ?? silentLogger).child({ module: "node" });
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const db = openChainDb({ path: join(options.dataDir, CHAIN_DB_FILE), logger });
+  const metrics = new Registry();
+  const networkMetrics = createPromNetworkMetrics(metrics);
   let network: Network | null = null;
   let vault: Vault | null = null;
   let ledger: LedgerNode | null = null;
@@ -99,6 +109,7 @@ export async function startNode(options: NodeOptions): Promise<MedledgerNode> {
       ...(options.listen === undefined ? {} : { listen: options.listen }),
       ...(options.peers === undefined ? {} : { peers: options.peers }),
       logger,
+      metrics: networkMetrics,
       ...(options.faults === undefined ? {} : { faults: options.faults }),
     });
     ledger = new LedgerNode({
@@ -106,7 +117,7 @@ export async function startNode(options: NodeOptions): Promise<MedledgerNode> {
       signer: nodeSigner(options.nodeSecretKey),
       verifier: nodeVerifier,
       store,
-      transport: libp2pTransport(network, logger),
+      transport: libp2pTransport(network, logger, networkMetrics),
       logger,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
@@ -123,7 +134,7 @@ export async function startNode(options: NodeOptions): Promise<MedledgerNode> {
     });
     await network.start();
     ledger.start();
-    const parts = { ledger, network, db, vault };
+    const parts = { ledger, network, db, vault, metrics };
     let api: RunningApi | null = null;
     if (options.api !== undefined) {
       api = await startApi(
@@ -135,6 +146,7 @@ export async function startNode(options: NodeOptions): Promise<MedledgerNode> {
           ...(options.api.rateLimit === undefined ? {} : { rateLimit: options.api.rateLimit }),
           vault,
           logger,
+          registry: metrics,
           ...(options.clock === undefined ? {} : { now: () => (options.clock as Clock).now() }),
         },
       );
@@ -154,6 +166,7 @@ function assemble(parts: {
   network: Network;
   db: ChainDb;
   vault: Vault | null;
+  metrics: Registry;
   api: RunningApi | null;
 }): MedledgerNode {
   let stopped: Promise<void> | null = null;
@@ -164,6 +177,7 @@ function assemble(parts: {
     db: parts.db,
     vault: parts.vault,
     apiUrl: parts.api?.url ?? null,
+    metrics: parts.metrics,
     addresses: () => parts.network.addresses(),
     stop: () => {
       stopped ??= (async () => {

@@ -13,6 +13,7 @@ import underPressure from "@fastify/under-pressure";
 import type { Verifier } from "@medledger/protocol";
 import { nodeVerifier } from "@medledger/protocol/node";
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Registry } from "prom-client";
 import { isNodeError } from "../errors.js";
 import {
   api_body_bytes_max,
@@ -52,6 +53,11 @@ export interface ApiDeps {
   readonly rateLimit?: { readonly max: number; readonly windowMs: number };
   /** Event-loop delay beyond which requests are shed (default api_event_loop_delay_max_ms; 0 disables). */
   readonly eventLoopDelayMaxMs?: number;
+  /**
+   * The node's Prometheus registry: the API adds its metrics to it, and GET /metrics serves all of it
+   * (the network's too). Default: a registry of the API's own. Build one API per registry.
+   */
+  readonly registry?: Registry;
 }
 
 /** Builds the API of `deps.node` (call `listen` or `inject` on it; see startApi). */
@@ -81,6 +87,7 @@ export function buildApi(deps: ApiDeps): ApiInstance {
     ledger: deps.node.ledger,
     peers: () => deps.node.network.peers().length,
     now,
+    ...(deps.registry === undefined ? {} : { registry: deps.registry }),
   });
   const events = new EventHub(deps.node.ledger);
   const context: ApiContext = {

@@ -1,7 +1,8 @@
 /**
- * Prometheus metrics of one node (prom-client, one Registry per API so several nodes share a process):
+ * Prometheus metrics of one node (prom-client, one Registry per node so several nodes share a process):
  * consensus role and term, commit and apply lag, block height and interval, mempool size, committed
- * transactions, submit-to-commit latency, API request latency by route and status, and peers.
+ * transactions, submit-to-commit latency, API request latency by route and status, and peers. They go
+ * into the node's registry when it has one (the network's metrics are there too), else into their own.
  */
 import { toHex } from "@medledger/protocol";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
@@ -21,14 +22,15 @@ export interface ApiMetrics {
   close(): void;
 }
 
-/** Builds the metrics of `ledger` (and its peers through `peers`). */
+/** Builds the metrics of `ledger` (and its peers through `peers`) in `registry` (default: a new one). */
 export function createApiMetrics(parts: {
   ledger: LedgerNode;
   peers: () => number;
   now: () => number;
+  registry?: Registry;
 }): ApiMetrics {
   const { ledger, now } = parts;
-  const registry = new Registry();
+  const registry = parts.registry ?? new Registry();
   const status = () => ledger.status();
   new Gauge({
     name: "medledger_consensus_role",

@@ -5,6 +5,7 @@
 import { didToPublicKey, publicKeyToDid } from "@medledger/protocol";
 import type { Logger } from "../logger.js";
 import { peerIdFromPublicKey, publicKeyFromPeerId } from "../network/identity.js";
+import type { NetworkMetrics } from "../network/metrics.js";
 import type { Network } from "../network/network.js";
 import type { LedgerTransport } from "./ledger-node.js";
 
@@ -41,8 +42,15 @@ function remember(map: Map<string, string>, key: string, value: string): void {
   map.set(key, value);
 }
 
-/** The ledger transport over a libp2p Network. */
-export function libp2pTransport(network: Network, logger: Logger): LedgerTransport {
+/**
+ * The ledger transport over a libp2p Network. A peer whose message the ledger refuses is disconnected and
+ * counted in `metrics` as misbehaviour "ledger_refused" (the ledger's reason text stays in the log only).
+ */
+export function libp2pTransport(
+  network: Network,
+  logger: Logger,
+  metrics?: Pick<NetworkMetrics, "misbehaviour">,
+): LedgerTransport {
   const names = new PeerNames();
   return {
     send: (to, frame) => network.send(names.peerOf(to), frame),
@@ -60,6 +68,7 @@ export function libp2pTransport(network: Network, logger: Logger): LedgerTranspo
     onRequest: (handler) => network.onRequest((peer, payload) => handler(names.didOf(peer), payload)),
     reportMisbehaviour: (peer, reason) => {
       logger.warn("disconnecting a misbehaving peer", { peer: peer.slice(-8), reason });
+      metrics?.misbehaviour("ledger_refused");
       network.disconnect(names.peerOf(peer)).catch(() => undefined);
     },
   };

@@ -7,5 +7,6 @@ export type { DropReason, MisbehaviourReason, NetworkChannel, NetworkMetrics } f
 export { noopNetworkMetrics } from "./metrics.js";
 export { createNetwork, type Network, type PeerHandler } from "./network.js";
 export type { NetworkFaults, NetworkOptions } from "./options.js";
+export { createPromNetworkMetrics } from "./prom-metrics.js";
 export { type ChainProtocols, chainProtocols } from "./protocols.js";
 export type { RequestHandler, RequestOptions } from "./request.js";

@@ -1,6 +1,6 @@
 /**
- * The network's metrics hooks: a narrow interface the node's Prometheus registry implements at the edge,
- * and a no-op default. Calls are cheap and synchronous; an implementation must never throw.
+ * The network's metrics hooks: a narrow interface the node's Prometheus registry implements at the edge
+ * (prom-metrics.ts), and a no-op default. Calls are cheap and synchronous; an implementation must never throw.
  */
 
 /** The network channel a figure belongs to. */
@@ -17,8 +17,12 @@ export type DropReason =
   | "invalid"
   | "fault";
 
-/** Why a peer was judged to misbehave (and disconnected). */
-export type MisbehaviourReason = "frame_too_large" | "frame_malformed";
+/**
+ * Why a peer was judged to misbehave (and disconnected): a frame over the size limit or with a broken
+ * length prefix (the network also bans it for a while), or a well-framed message the ledger refused
+ * (undecodable, sent in another node's name, a term too far ahead, a second leader in one term...).
+ */
+export type MisbehaviourReason = "frame_too_large" | "frame_malformed" | "ledger_refused";
 
 /** Counters and gauges of the network layer. */
 export interface NetworkMetrics {
