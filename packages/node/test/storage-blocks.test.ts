@@ -176,6 +176,15 @@ describe("SqliteLedgerStore commits", () => {
     const db = openChainDb({ path: fresh() });
     const store = new SqliteLedgerStore(db, genesis);
     const chain = clinicChain(genesis, 2, 5)(store);
+    expect(db.blocks.headerRange(2, 3)).toEqual(
+      chain.slice(1, 3).map((c) => ({
+        header: c.block.header,
+        hash: blockHash(c.block.header),
+        txCount: c.txs.length,
+        raftIndex: c.raftIndex,
+      })),
+    );
+    expect(db.blocks.headerRange(5, 9)).toEqual([]);
     for (const committed of chain) {
       const stored = store.getBlock(committed.block.header.height);
       expect(stored?.encoded).toEqual(committed.encoded);

@@ -4,6 +4,7 @@ export type {
   BlockToStore,
   CommittedBlock,
   StoredBlock,
+  StoredHeader,
   StoredTx,
 } from "./blocks.js";
 export { BlockStore } from "./blocks.js";

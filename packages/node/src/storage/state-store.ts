@@ -6,6 +6,11 @@
  *
  * Writes are not transactions of their own: the caller (BlockStore.applyCommittedBlock) wraps a whole
  * block in one SQLite transaction.
+ *
+ * Audit rows hold integer references into `atoms` for the values they repeat (interned on write,
+ * resolved on read). The hot reads (chain state, identities, members, patients, each patient's
+ * consents, interned values, last audit positions) go through caches that only ever hold committed
+ * values (state-cache.ts): the block store opens a scope around each block's transaction.
  */
 import {
   type AuditRow,
