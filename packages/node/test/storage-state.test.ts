@@ -3,6 +3,10 @@
 // transactions (fast-check, in the style of the protocol's determinism test) run through the real
 // rules against both stores, comparing results, events, app hashes and every query; direct calls for
 // ties, paging and pruning; EXPLAIN QUERY PLAN of every statement on tables with rows and statistics.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   type AuditRow,
   applyBlock,
@@ -218,6 +222,28 @@ describe("SqliteStateStore read caches", () => {
       }),
       { numRuns: 40, seed: 20261122 },
     );
+  });
+});
+
+describe("SqliteStateStore read caches and other connections", () => {
+  it("forget what they hold when another connection committed, at the next block", () => {
+    const dir = mkdtempSync(join(tmpdir(), "medledger-cache-"));
+    try {
+      const path = join(dir, "chain.db");
+      const node = openChainDb({ path });
+      genesisInto(node);
+      const other = openChainDb({ path });
+      const member = did("m0");
+      const before = node.state.getIdentity(member);
+      expect(before?.status).toBe("active");
+      other.state.putIdentity({ ...(before as NonNullable<typeof before>), status: "suspended" });
+      node.blocks.dryRun((state) => expect(state.getIdentity(member)?.status).toBe("suspended"));
+      expect(node.state.getIdentity(member)?.status).toBe("suspended");
+      other.close();
+      node.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -173,6 +173,8 @@ export class SqliteStateStore implements StateStore {
   private readonly members: ScopedCache<Did, MemberRow | null>;
   private readonly chain: ScopedCache<0, ChainState | null>;
   private readonly caches: Scoped[];
+  private readonly dataVersion: Database.Statement;
+  private seenVersion = -1;
 
   /** Prepares every statement over `sqlite` (whose schema the migrations made). */
   constructor(sqlite: Database.Database) {
@@ -181,6 +183,7 @@ export class SqliteStateStore implements StateStore {
       prepared[name] = sqlite.prepare(STATE_SQL[name]);
     }
     this.statements = prepared as { [K in StateStatement]: Database.Statement };
+    this.dataVersion = sqlite.prepare("PRAGMA data_version").pluck();
     this.identities = new ScopedCache(sqlite, state_cache_rows_max);
     this.patients = new ScopedCache(sqlite, state_cache_rows_max);
     this.textRefs = new ScopedCache(sqlite, state_cache_rows_max);
@@ -208,6 +211,12 @@ export class SqliteStateStore implements StateStore {
    * with the transaction's fate, so that the read caches keep only committed values (state-cache.ts).
    */
   openScope(): void {
+    // Another connection committed to this file (not a node's way, but then nothing cached holds).
+    const version = this.dataVersion.get() as number;
+    if (version !== this.seenVersion) {
+      this.seenVersion = version;
+      this.resetCaches();
+    }
     for (const cache of this.caches) cache.open();
   }
 
