@@ -13,7 +13,7 @@ export { applyConfChange, confStateEqual, validateConfChange } from "./membershi
 export { Prng } from "./prng.js";
 export type { ProgressState } from "./progress.js";
 export { Inflights, Progress } from "./progress.js";
-export type { ProgressStatus, RaftStatus } from "./raft.js";
+export type { BasicStatus, ProgressStatus, RaftStatus } from "./raft.js";
 export { Raft } from "./raft.js";
 export type { RaftFactory, RawNodeOptions, Ready } from "./rawnode.js";
 export { createRaft, RawNode } from "./rawnode.js";

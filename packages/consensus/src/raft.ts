@@ -54,6 +54,16 @@ export interface ProgressStatus {
 }
 
 /** A snapshot of a node's state for observers and tests. */
+/** The few fields a driver reads per message (RawNode.basicStatus). */
+export interface BasicStatus {
+  readonly term: number;
+  readonly lead: NodeId;
+  readonly role: Role;
+  readonly commit: number;
+  readonly lastIndex: number;
+  readonly leadTransferee: NodeId;
+}
+
 export interface RaftStatus {
   readonly id: NodeId;
   readonly term: number;
@@ -280,6 +290,18 @@ export class Raft {
   /** Whether this node may campaign: it is a voter in its configuration. */
   promotable(): boolean {
     return this.voters.has(this.id);
+  }
+
+  /** Term, leader, role and log indices without copying progress or configuration (cheap, per message). */
+  basicStatus(): BasicStatus {
+    return {
+      term: this.term,
+      lead: this.lead,
+      role: this.role,
+      commit: this.log.committed,
+      lastIndex: this.log.lastIndex(),
+      leadTransferee: this.leadTransferee,
+    };
   }
 
   status(): RaftStatus {

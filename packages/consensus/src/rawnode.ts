@@ -13,7 +13,7 @@
 import type { RaftConfig } from "./config.js";
 import { assert } from "./errors.js";
 import { ready_committed_entries_bytes_max } from "./limits.js";
-import { Raft, type RaftStatus } from "./raft.js";
+import { type BasicStatus, Raft, type RaftStatus } from "./raft.js";
 import type { Storage } from "./storage.js";
 import type {
   ConfChange,
@@ -188,5 +188,10 @@ export class RawNode {
   /** The node's state, for observers and tests. */
   status(): RaftStatus {
     return this.raft.status();
+  }
+
+  /** Term, leader, role, commit and last index: what a driver checks per message, without copies. */
+  basicStatus(): BasicStatus {
+    return this.raft.basicStatus();
   }
 }

@@ -460,7 +460,7 @@ export class LedgerNode {
    * silent for an election timeout, as it would be after an honest election.
    */
   private admitLeaderMessage(message: Message): boolean {
-    const status = this.rawNode.status();
+    const status = this.rawNode.basicStatus();
     if (message.term > status.term + raft_term_lead_max) {
       throw new NodeError("WIRE_INVALID", `a term ${message.term - status.term} ahead of ours`);
     }
@@ -822,11 +822,12 @@ export class LedgerNode {
   /** When leading with the whole log applied: reconciles membership, else proposes a block. True if it proposed. */
   private lead(): boolean {
     if (this.role !== "leader") return false;
-    const status = this.rawNode.status();
+    const status = this.rawNode.basicStatus();
     if (status.leadTransferee !== NO_NODE) return false;
     const tip = this.store.tip();
     if (tip.appliedIndex === status.lastIndex) {
-      if (this.reconcileMembership(status.confState, status.commit, status.progress)) return true;
+      const full = this.rawNode.status();
+      if (this.reconcileMembership(full.confState, full.commit, full.progress)) return true;
       return this.proposeBlock(status.term, status.lastIndex + 1, baseOf(tip), []);
     }
     // Pipelining: when every entry not yet applied is a block this node built in this term, the next
