@@ -117,13 +117,14 @@ function checkMonitoringProfile(out: string): void {
     "MedledgerHeightBehind",
     "MedledgerPeersMissing",
     "MedledgerMempoolBacklog",
+    "MedledgerPeerMisbehaving",
   ]);
   expect([...alerts.matchAll(/^ {8}expr: \S/gm)]).toHaveLength(names.length);
   if (hasPromtool) {
     const checked = spawnSync("promtool", ["check", "config", join(out, "prometheus/prometheus.yml")], {
       encoding: "utf8",
     });
-    expect(checked.stdout + checked.stderr).toContain("SUCCESS: 6 rules found");
+    expect(checked.stdout + checked.stderr).toContain("SUCCESS: 7 rules found");
     expect(checked.status).toBe(0);
   }
 

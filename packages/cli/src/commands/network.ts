@@ -79,7 +79,7 @@ With --docker:
                                   healthcheck GET /ready; profile "monitoring": Prometheus on 127.0.0.1:9090
                                   and Grafana on 127.0.0.1:3000 (volume grafana-data)
   OUT/prometheus/prometheus.yml   scrapes node-<i>:${DOCKER_API_PORT}/metrics every 5 s, loads alerts.yml
-  OUT/prometheus/alerts.yml       alert rules: node down, no leader, apply lag, height behind, peers, mempool
+  OUT/prometheus/alerts.yml       alert rules: node down, no leader, apply lag, height behind, peers, mempool, misbehaving peers
   OUT/grafana/provisioning/       Grafana's datasource (the Prometheus service) and dashboard provider
   OUT/grafana/dashboards/         the dashboard "medledger: consortium overview"
   OUT/grafana/admin.password      Grafana's admin password (random; 0644 in the 0700 directory OUT/grafana)`;
