@@ -7,7 +7,6 @@ import { CHAIN_DB_FILE, openChainDb } from "@medledger/node";
 import {
   AUTHENTICITY_CODES,
   decodeSignedTxWithId,
-  decodeTxResult,
   fromHex,
   type ReasonCode,
   toHex,
@@ -119,11 +118,15 @@ function readChain(path: string): ChainDump {
       db.sqlite.prepare("SELECT hash FROM blocks ORDER BY height").all() as Array<{ hash: Buffer }>
     ).map((row) => toHex(new Uint8Array(row.hash)));
     const authoritativeRows = new Map<string, number>();
-    for (const row of db.sqlite.prepare("SELECT id, result FROM txs").all() as Array<{
+    // Transaction rows only locate (id, height, index); each result is read from its block.
+    for (const row of db.sqlite.prepare("SELECT id, height, tx_index FROM txs").all() as Array<{
       id: Buffer;
-      result: Buffer;
+      height: number;
+      tx_index: number;
     }>) {
-      const code = decodeTxResult(new Uint8Array(row.result)).code;
+      const result = db.blocks.blockAt(row.height)?.block.results[row.tx_index];
+      expect(result, `the result of row ${row.height}:${row.tx_index}`).toBeDefined();
+      const code = (result as { code: string }).code;
       if (AUTHENTICITY_CODES.has(code as ReasonCode) || code === "tx-replayed") continue;
       const id = toHex(new Uint8Array(row.id));
       authoritativeRows.set(id, (authoritativeRows.get(id) ?? 0) + 1);

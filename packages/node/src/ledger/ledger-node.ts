@@ -756,6 +756,8 @@ export class LedgerNode {
       block,
       encoded: entry.data,
       ids,
+      txEncodings: parts.txEncodings,
+      hash,
       raftIndex: entry.index,
       apply: (state) => {
         if (replay !== null) {

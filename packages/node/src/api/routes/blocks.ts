@@ -57,13 +57,14 @@ export function blockRoutes(app: ApiInstance, context: ApiContext): void {
     async (request) => {
       const from = request.query.from ?? 1;
       const limit = request.query.limit ?? 20;
-      const stored = context.node.db.blocks.blockRange(from, from + limit - 1);
+      // Headers only: no block body is read or decompressed for a page.
+      const stored = context.node.db.blocks.headerRange(from, from + limit - 1);
       const blocks = stored.map((entry) => ({
-        height: entry.block.header.height,
+        height: entry.header.height,
         hash: toHex(entry.hash),
-        time: entry.block.header.time,
-        txCount: entry.block.txs.length,
-        header: blockHeaderToJson(entry.block.header),
+        time: entry.header.time,
+        txCount: entry.txCount,
+        header: blockHeaderToJson(entry.header),
       }));
       const last = blocks.at(-1);
       const tip = ledger.status().height;
