@@ -64,7 +64,6 @@ import {
   gossip_batch_txs_max,
   ledger_block_bytes_max,
   ledger_block_txs_max,
-  ledger_blocks_in_flight_max,
   propose_backoff_ms,
   raft_term_lead_max,
   regossip_interval_ms,
@@ -202,7 +201,6 @@ export class LedgerNode {
   private leaderHeardAt = Number.NEGATIVE_INFINITY;
   private blocksExecuted = 0;
   private blocksReplayed = 0;
-  private blocksPipelined = 0;
   private readonly blockListeners = new Set<(block: AppliedBlock) => void>();
   private readonly waiters = new Map<string, Array<(tx: CommittedTx) => void>>();
 
@@ -364,12 +362,9 @@ export class LedgerNode {
     };
   }
 
-  /**
-   * Blocks applied by running the rules, blocks this node built and applied by replaying their dry run,
-   * and blocks it proposed while earlier ones of its own were still in flight.
-   */
-  get applyStats(): { executed: number; replayed: number; pipelined: number } {
-    return { executed: this.blocksExecuted, replayed: this.blocksReplayed, pipelined: this.blocksPipelined };
+  /** Blocks applied by running the rules, and blocks this node built and applied by replaying its dry run. */
+  get applyStats(): { executed: number; replayed: number } {
+    return { executed: this.blocksExecuted, replayed: this.blocksReplayed };
   }
 
   /** Starts an election now (tests and operators). */
@@ -826,38 +821,10 @@ export class LedgerNode {
     if (this.role !== "leader") return false;
     const status = this.rawNode.basicStatus();
     if (status.leadTransferee !== NO_NODE) return false;
-    const tip = this.store.tip();
-    if (tip.appliedIndex === status.lastIndex) {
-      const full = this.rawNode.status();
-      if (this.reconcileMembership(full.confState, full.commit, full.progress)) return true;
-      return this.proposeBlock(status.term, status.lastIndex + 1, baseOf(tip), []);
-    }
-    // Pipelining: when every entry not yet applied is a block this node built in this term, the next
-    // one is built on them (their writes replayed over the committed state in the dry run).
-    const inFlight = this.blocksInFlight(tip.appliedIndex, status.lastIndex, status.term);
-    if (inFlight === null || inFlight.length >= ledger_blocks_in_flight_max) return false;
-    const last = inFlight[inFlight.length - 1] as CheckedBlock;
-    const header = last.parts.block.header;
-    const base = {
-      height: header.height,
-      hash: blockHash(header),
-      appHash: header.appHash,
-      time: header.time,
-    };
-    const proposed = this.proposeBlock(status.term, status.lastIndex + 1, base, inFlight);
-    if (proposed) this.blocksPipelined++;
-    return proposed;
-  }
-
-  /** This node's own executed blocks of `term` at every index in (applied, last], in order; else null. */
-  private blocksInFlight(applied: number, last: number, term: number): CheckedBlock[] | null {
-    const blocks: CheckedBlock[] = [];
-    for (let index = applied + 1; index <= last; index++) {
-      const known = this.checkedBlocks.get(index);
-      if (known === undefined || known.term !== term || known.executed === null) return null;
-      blocks.push(known);
-    }
-    return blocks;
+    if (this.store.tip().appliedIndex !== status.lastIndex) return false;
+    const full = this.rawNode.status();
+    if (this.reconcileMembership(full.confState, full.commit, full.progress)) return true;
+    return this.proposeBlock(status.term, status.lastIndex + 1);
   }
 
   private reconcileMembership(
@@ -881,21 +848,14 @@ export class LedgerNode {
     }
   }
 
-  private proposeBlock(
-    term: number,
-    index: number,
-    base: BlockBase,
-    inFlight: readonly CheckedBlock[],
-  ): boolean {
+  private proposeBlock(term: number, index: number): boolean {
     if (this.clock.now() < this.proposeBackoffUntil) return false;
-    const time = Math.max(this.clock.now(), base.time);
-    const exclude = new Set<string>();
-    for (const block of inFlight) for (const id of block.parts.ids) exclude.add(toHex(id));
+    const tip = this.store.tip();
+    const time = Math.max(this.clock.now(), tip.time);
     const pending = this.mempool.take({
       time,
       txsMax: ledger_block_txs_max,
       bytesMax: ledger_block_bytes_max,
-      exclude,
     });
     let txs = pending.filter((tx) => !this.store.state.hasSeen(tx.id));
     if (txs.length < pending.length) {
@@ -904,7 +864,7 @@ export class LedgerNode {
     // The block carries results too: when its encoding is over the proposal limit, keep the share of
     // the transactions that fits (with a margin) and build it again.
     for (let attempt = 0; txs.length > 0 && attempt < block_fit_attempts_max; attempt++) {
-      const built = this.buildBlock(base, inFlight, time, term, index, txs);
+      const built = this.buildBlock(tip, time, term, index, txs);
       if (built === null) return false;
       if (built.encoded.length <= ledger_block_bytes_max) return this.propose(built, term, index);
       invariant(txs.length > 1, "a block of one transaction fits a proposal");
@@ -914,13 +874,9 @@ export class LedgerNode {
     return false;
   }
 
-  /**
-   * Executes `txs` on a throwaway copy of the state (the committed state plus the writes of the blocks
-   * in flight, replayed in order) and builds the signed block on `base`; null on a full disk.
-   */
+  /** Executes `txs` on a throwaway copy of the state and builds the signed block; null on a full disk. */
   private buildBlock(
-    base: BlockBase,
-    inFlight: readonly CheckedBlock[],
+    tip: LedgerTip,
     time: number,
     term: number,
     index: number,
@@ -928,24 +884,15 @@ export class LedgerNode {
   ): BuiltBlock | null {
     let outcome: BlockOutcome;
     try {
-      outcome = this.store.dryRun((state) => {
-        for (const block of inFlight) {
-          const header = block.parts.block.header;
-          const executed = block.executed as Executed;
-          replayBlock(
-            state,
-            { height: header.height, time: header.time, prevAppHash: executed.appHash },
-            executed.outcome,
-          );
-        }
-        return applyBlock(state, {
+      outcome = this.store.dryRun((state) =>
+        applyBlock(state, {
           chain: this.genesis.chain,
-          height: base.height + 1,
+          height: tip.height + 1,
           time,
-          prevAppHash: base.appHash,
+          prevAppHash: tip.appHash,
           txs: txs.map((tx) => ({ signed: tx.signed, id: tx.id })),
-        });
-      });
+        }),
+      );
     } catch (error) {
       if (hasNodeErrorCode(error, "STORAGE_FULL")) return null; // no room even to try: a later tick may
       throw error;
@@ -953,8 +900,8 @@ export class LedgerNode {
     const header: BlockHeader = {
       v: 1,
       chain: this.genesis.chain,
-      height: base.height + 1,
-      prev: base.hash,
+      height: tip.height + 1,
+      prev: tip.hash,
       time,
       proposer: this.id,
       txRoot: merkleRoot(txs.map((tx) => tx.encoded)),
@@ -973,7 +920,7 @@ export class LedgerNode {
     return {
       parts: { block, txEncodings, ids: txs.map((tx) => tx.id) },
       encoded: encodeBlockWithTxs(block, txEncodings),
-      executed: { appliedIndex: index - 1, appHash: base.appHash, outcome },
+      executed: { appliedIndex: tip.appliedIndex, appHash: tip.appHash, outcome },
     };
   }
 
@@ -1031,18 +978,6 @@ export class LedgerNode {
     if (!(failure instanceof NodeError) && !isProtocolError(failure) && !(failure instanceof RaftError))
       throw failure;
   }
-}
-
-/** What a new block follows: the last block's height, hash, app hash and time. */
-interface BlockBase {
-  readonly height: number;
-  readonly hash: Hash;
-  readonly appHash: Hash;
-  readonly time: number;
-}
-
-function baseOf(tip: LedgerTip): BlockBase {
-  return { height: tip.height, hash: tip.hash, appHash: tip.appHash, time: tip.time };
 }
 
 /** A block this node checked or built, kept until it is applied. */

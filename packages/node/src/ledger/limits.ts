@@ -43,12 +43,6 @@ export const checked_blocks_max = 256;
  * with a huge term moves every node to a term whose successor no decoder accepts, and elections end.
  */
 export const raft_term_lead_max = 2 ** 20;
-/**
- * Most of its own blocks a leader has proposed and not yet applied. Each next block is executed on the
- * committed state plus the writes of those before it, so the leader keeps proposing while earlier
- * blocks replicate (latency of about one round trip instead of a whole block cycle).
- */
-export const ledger_blocks_in_flight_max = 4;
 /** Most transactions in one gossip batch. */
 export const gossip_batch_txs_max = 512;
 /** Longest a transaction waits to be gossiped in a batch. */

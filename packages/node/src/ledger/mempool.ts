@@ -140,15 +140,9 @@ export class Mempool {
 
   /**
    * The oldest waiting transactions that a block of time `time` may hold, one copy per id, within
-   * `txsMax` and `bytesMax`, none of the ids in `exclude` (hex; e.g. those in blocks still in flight).
-   * Expired ones are dropped (and reported); the others stay until removed.
+   * `txsMax` and `bytesMax`. Expired ones are dropped (and reported); the others stay until removed.
    */
-  take(options: {
-    time: number;
-    txsMax: number;
-    bytesMax: number;
-    exclude?: ReadonlySet<string>;
-  }): PendingTx[] {
+  take(options: { time: number; txsMax: number; bytesMax: number }): PendingTx[] {
     const out: PendingTx[] = [];
     const ids = new Set<string>();
     const expired: PendingTx[] = [];
@@ -160,7 +154,7 @@ export class Mempool {
         continue;
       }
       if (tx.signed.tx.expires - options.time > protocolLimits.tx_ttl_max_ms) continue; // not yet placeable
-      if (ids.has(tx.idKey) || options.exclude?.has(tx.idKey) === true) continue;
+      if (ids.has(tx.idKey)) continue;
       if (bytes + tx.encoded.length > options.bytesMax) break;
       bytes += tx.encoded.length;
       ids.add(tx.idKey);
