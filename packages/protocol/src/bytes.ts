@@ -2,29 +2,36 @@
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { ProtocolError } from "./errors.js";
 
-const HEX_PATTERN = /^(?:[0-9a-f]{2})*$/;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** The two lowercase hex digits of every byte value. */
+const HEX_OF_BYTE = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+/** The value of a lowercase hex digit by its char code, -1 for any other character. */
+const HEX_DIGIT = new Int8Array(128).fill(-1);
+for (let digit = 0; digit < 16; digit++) HEX_DIGIT[digit.toString(16).charCodeAt(0)] = digit;
 
 /** Lowercase hex of `bytes`. */
 export function toHex(bytes: Uint8Array): string {
   let out = "";
-  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
+  for (let index = 0; index < bytes.length; index++) out += HEX_OF_BYTE[bytes[index] as number];
   return out;
 }
 
 /** Bytes of a lowercase hex string; `expectedLength` (in bytes) is checked when given. */
 export function fromHex(hex: unknown, options: { field?: string; length?: number } = {}): Uint8Array {
   const field = options.field ?? "hex";
-  if (typeof hex !== "string" || !HEX_PATTERN.test(hex)) {
-    throw new ProtocolError("FIELD_INVALID", `${field} must be lowercase hex`, { field });
-  }
-  if (options.length !== undefined && hex.length !== options.length * 2) {
-    throw new ProtocolError("FIELD_INVALID", `${field} must be ${options.length} bytes`, { field });
-  }
+  const invalid = () => new ProtocolError("FIELD_INVALID", `${field} must be lowercase hex`, { field });
+  if (typeof hex !== "string" || hex.length % 2 !== 0) throw invalid();
   const out = new Uint8Array(hex.length / 2);
   for (let index = 0; index < out.length; index++) {
-    out[index] = Number.parseInt(hex.slice(index * 2, index * 2 + 2), 16);
+    const high = HEX_DIGIT[hex.charCodeAt(index * 2)] ?? -1;
+    const low = HEX_DIGIT[hex.charCodeAt(index * 2 + 1)] ?? -1;
+    if (high < 0 || low < 0) throw invalid();
+    out[index] = high * 16 + low;
+  }
+  if (options.length !== undefined && out.length !== options.length) {
+    throw new ProtocolError("FIELD_INVALID", `${field} must be ${options.length} bytes`, { field });
   }
   return out;
 }
