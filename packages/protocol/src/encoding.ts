@@ -358,7 +358,7 @@ function scanItem(bytes: Uint8Array, at: number, depth: number, field: string): 
     case 3: {
       const end = head.next + head.value;
       if (end > bytes.length) throw invalid(field, "is truncated");
-      if (head.major === 3) decodeText(bytes, head.next, end, field);
+      if (head.major === 3) checkText(bytes, head.next, end, field);
       return end;
     }
     case 4: {
@@ -380,7 +380,8 @@ function scanItem(bytes: Uint8Array, at: number, depth: number, field: string): 
         if (previous !== null && compareBytes(previous, key) >= 0) {
           throw invalid(field, "is not in canonical form");
         }
-        if (decodeText(bytes, keyHead.next, keyEnd, field) === "__proto__") {
+        checkText(bytes, keyHead.next, keyEnd, field);
+        if (isProtoKey(bytes, keyHead.next, keyEnd)) {
           throw invalid(field, "has a __proto__ key");
         }
         previous = key;
@@ -397,15 +398,33 @@ function scanItem(bytes: Uint8Array, at: number, depth: number, field: string): 
 }
 
 /** Text must be well-formed UTF-8 without a leading byte order mark (decoders drop it, so it cannot round-trip). */
-function decodeText(bytes: Uint8Array, start: number, end: number, field: string): string {
+function checkText(bytes: Uint8Array, start: number, end: number, field: string): void {
+  let ascii = true;
+  for (let index = start; index < end; index++) {
+    if ((bytes[index] as number) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return; // ASCII is well-formed UTF-8 and cannot start with a byte order mark
   if (end - start >= 3 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf) {
     throw invalid(field, "has text starting with a byte order mark");
   }
   try {
-    return TEXT.decode(bytes.subarray(start, end));
+    TEXT.decode(bytes.subarray(start, end));
   } catch {
     throw invalid(field, "is not well-formed UTF-8");
   }
+}
+
+const PROTO_KEY = new TextEncoder().encode("__proto__");
+
+function isProtoKey(bytes: Uint8Array, start: number, end: number): boolean {
+  if (end - start !== PROTO_KEY.length) return false;
+  for (let index = 0; index < PROTO_KEY.length; index++) {
+    if (bytes[start + index] !== PROTO_KEY[index]) return false;
+  }
+  return true;
 }
 
 /** Bytewise lexicographic order (a proper prefix sorts first). */
