@@ -9,8 +9,11 @@ import { bytesEqual, concatBytes, fromHex, sha256, toHex, utf8 } from "./bytes.j
 import { didToPublicKey, parseDid } from "./did.js";
 import {
   cborArrayItems,
+  cborMapEntries,
   cborMapValue,
+  checkCanonical,
   decodeCanonical,
+  decodeValidated,
   encodeCanonical,
   readBoolean,
   readFixedBytes,
@@ -291,10 +294,92 @@ export function decodeBlock(bytes: Uint8Array): Block {
   return decodeWithTxs(bytes).block;
 }
 
-/** The Block encoded in `bytes` with its transactions' encodings and ids (same bounds as encodeBlock). */
-export function decodeBlockParts(bytes: Uint8Array): DecodedBlock {
-  const { block, txEncodings } = decodeWithTxs(bytes);
-  return { block, txEncodings, ids: txEncodings.map(txIdOfEncoding) };
+/** A signed transaction already decoded elsewhere (e.g. in a mempool), found by its digest. */
+export type KnownTx = (digest: Hash) => { readonly signed: SignedTx; readonly id: Hash } | undefined;
+
+/**
+ * The Block encoded in `bytes` with its transactions' encodings and ids (same bounds as encodeBlock).
+ * With `known`, a transaction whose signed encoding's digest it knows is taken from it instead of being
+ * decoded again (a follower's mempool has most of a block's transactions); `digests` then lists every
+ * transaction's digest.
+ */
+export function decodeBlockParts(bytes: Uint8Array, known?: KnownTx): DecodedBlock & { digests?: Hash[] } {
+  if (known === undefined) {
+    const { block, txEncodings } = decodeWithTxs(bytes);
+    return { block, txEncodings, ids: txEncodings.map(txIdOfEncoding) };
+  }
+  if (bytes.length > block_bytes_max) {
+    throw new ProtocolError(
+      "ENCODING_TOO_LARGE",
+      `block is ${bytes.length} bytes, more than ${block_bytes_max}`,
+      {
+        field: "block",
+      },
+    );
+  }
+  checkCanonical(bytes, "block");
+  const entries = cborMapEntries(bytes, 0);
+  const keys = entries.map((entry) => entry.key);
+  for (const key of BLOCK_FIELDS.required) {
+    if (!keys.includes(key)) {
+      throw new ProtocolError("FIELD_MISSING", `block.${key} is required`, { field: `block.${key}` });
+    }
+  }
+  const unknown = keys.find((key) => !(BLOCK_FIELDS.required as readonly string[]).includes(key));
+  if (unknown !== undefined) {
+    throw new ProtocolError("FIELD_UNKNOWN", `block.${unknown} is not a known field`, {
+      field: `block.${unknown}`,
+    });
+  }
+  const part = (key: string): Uint8Array => {
+    const entry = entries.find((candidate) => candidate.key === key) as { start: number; end: number };
+    return bytes.subarray(entry.start, entry.end);
+  };
+  const txsBytes = part("txs");
+  if ((txsBytes[0] as number) >> 5 !== 4) {
+    throw new ProtocolError("FIELD_INVALID", "block.txs must be an array", { field: "block.txs" });
+  }
+  const ranges = cborArrayItems(txsBytes, 0);
+  if (ranges.length > block_txs_max) {
+    throw new ProtocolError("FIELD_TOO_LARGE", `block.txs has more than ${block_txs_max} items`, {
+      field: "block.txs",
+    });
+  }
+  const results = readList(decodeValidated(part("results")), "block.results", block_txs_max);
+  if (results.length !== ranges.length) {
+    throw new ProtocolError("FIELD_INVALID", "a block has one result per transaction", {
+      field: "block.results",
+    });
+  }
+  const txEncodings: Uint8Array[] = [];
+  const digests: Hash[] = [];
+  const ids: Hash[] = [];
+  const txs = ranges.map(([start, end], index) => {
+    const field = `block.txs[${index}]`;
+    if (end - start > tx_bytes_max) {
+      throw new ProtocolError("ENCODING_TOO_LARGE", `${field} is larger than ${tx_bytes_max} bytes`, {
+        field,
+      });
+    }
+    const encoding = txsBytes.subarray(start, end);
+    const digest = signedTxDigest(encoding);
+    const found = known(digest);
+    txEncodings.push(encoding);
+    digests.push(digest);
+    if (found !== undefined) {
+      ids.push(found.id);
+      return found.signed;
+    }
+    ids.push(txIdOfEncoding(encoding));
+    return parseSignedTx(decodeValidated(encoding), field);
+  });
+  const block: Block = {
+    header: parseBlockHeader(decodeValidated(part("header")), "block.header"),
+    sig: readFixedBytes(decodeValidated(part("sig")), "block.sig", signature_bytes),
+    txs,
+    results: results.map((result, index) => parseTxResult(result, `block.results[${index}]`)),
+  };
+  return { block, txEncodings, ids, digests };
 }
 
 function decodeWithTxs(bytes: Uint8Array): { block: Block; txEncodings: Uint8Array[] } {
@@ -344,7 +429,7 @@ export interface VerifyBlockOptions {
    * The transactions' canonical encodings and ids when the caller has them (decodeBlockParts of the
    * same bytes, or the leader's own mempool): nothing is encoded again.
    */
-  parts?: Pick<DecodedBlock, "txEncodings" | "ids">;
+  parts?: Pick<DecodedBlock, "txEncodings" | "ids"> & { readonly digests?: readonly Hash[] };
 }
 
 /**
@@ -391,7 +476,7 @@ export function verifyBlockContents(
     "one encoding and one id per transaction",
   );
   const encodings = parts?.txEncodings ?? block.txs.map(encodeSignedTx);
-  const ids = verifyTransactions(block, encodings, parts?.ids, verifier, options);
+  const ids = verifyTransactions(block, encodings, parts?.ids, parts?.digests, verifier, options);
   if (!bytesEqual(merkleRoot(encodings), header.txRoot))
     throw blockError("txRoot does not match", "header.txRoot");
   if (!bytesEqual(computeResultRoot(block.results), header.resultRoot)) {
@@ -427,6 +512,7 @@ function verifyTransactions(
   block: Block,
   encodings: readonly Uint8Array[],
   knownIds: readonly Hash[] | undefined,
+  knownDigests: readonly Hash[] | undefined,
   verifier: Verifier,
   options: VerifyBlockOptions,
 ): Hash[] {
@@ -446,7 +532,7 @@ function verifyTransactions(
     seen.add(key);
     const encoding = encodings[index];
     invariant(encoding !== undefined, "one encoding per transaction");
-    if (options.isVerified?.(signedTxDigest(encoding)) !== true) {
+    if (options.isVerified?.(knownDigests?.[index] ?? signedTxDigest(encoding)) !== true) {
       try {
         verifyTxSignatures(signed, verifier, id);
       } catch (error) {

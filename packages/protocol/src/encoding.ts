@@ -305,6 +305,38 @@ export function cborArrayItems(bytes: Uint8Array, offset: number): Array<[number
   return items;
 }
 
+/** Every entry of the map at `offset` of validated canonical CBOR: its text key and its value's byte range. */
+export function cborMapEntries(
+  bytes: Uint8Array,
+  offset: number,
+): Array<{ key: string; start: number; end: number }> {
+  const head = readHead(bytes, offset, "value");
+  if (head.major !== 5) throw invalid("value", "is not a map");
+  const entries: Array<{ key: string; start: number; end: number }> = [];
+  let at = head.next;
+  for (let index = 0; index < head.value; index++) {
+    const keyHead = readHead(bytes, at, "value");
+    if (keyHead.major !== 3) throw invalid("value", "has a map key that is not text");
+    const keyEnd = keyHead.next + keyHead.value;
+    const end = cborItemEnd(bytes, keyEnd);
+    entries.push({ key: TEXT.decode(bytes.subarray(keyHead.next, keyEnd)), start: keyEnd, end });
+    at = end;
+  }
+  return entries;
+}
+
+/**
+ * The value of validated canonical CBOR `bytes` (checkCanonical passed on them or on bytes they are a
+ * part of): decoded without the canonical check. Byte strings are copies.
+ */
+export function decodeValidated(bytes: Uint8Array): CborValue {
+  try {
+    return copyBytes(decode(bytes, DECODE_OPTIONS) as CborValue);
+  } catch (cause) {
+    throw new ProtocolError("ENCODING_INVALID", "value is not valid CBOR", { field: "value", cause });
+  }
+}
+
 /** The byte range [start, end) of the value of text key `key` in the map at `offset`, or null. */
 export function cborMapValue(bytes: Uint8Array, offset: number, key: string): [number, number] | null {
   const head = readHead(bytes, offset, "value");

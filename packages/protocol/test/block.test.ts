@@ -1,6 +1,7 @@
 // Goal: block headers hash and sign as documented, blocks encode strictly and losslessly, and
 // verifyBlockStructure refuses every broken chaining, root, signature or transaction rule.
 // Method: a small chain of hand-built blocks, one targeted corruption per rule, a JSON round trip.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   BLOCK_SIGNING_PREFIX,
@@ -216,6 +217,55 @@ describe("blocks from and to their parts", () => {
       expect(verifyBlockContents(parts.block, verifier, { parts }).map(toHex)).toEqual(parts.ids.map(toHex));
       expect(verifyBlockContents(parts.block, nodeVerifier).map(toHex)).toEqual(parts.ids.map(toHex));
     }
+  });
+
+  it("with known transactions (a mempool), decodeBlockParts gives the same block and refuses the same bytes (property)", () => {
+    const bytes = encodeBlock(many);
+    const plain = decodeBlockParts(bytes);
+    const byDigest = new Map(
+      plain.txEncodings.map((encoding, index) => [
+        toHex(signedTxDigest(encoding)),
+        { signed: plain.block.txs[index] as SignedTx, id: plain.ids[index] as Uint8Array },
+      ]),
+    );
+    for (const share of [0, 0.5, 1]) {
+      const known = (digest: Uint8Array) =>
+        Number.parseInt(toHex(digest).slice(0, 2), 16) / 256 < share
+          ? byDigest.get(toHex(digest))
+          : undefined;
+      const fast = decodeBlockParts(bytes, known);
+      expect(fast.block).toEqual(plain.block);
+      expect(fast.ids.map(toHex)).toEqual(plain.ids.map(toHex));
+      expect(fast.txEncodings.map(toHex)).toEqual(plain.txEncodings.map(toHex));
+      expect(fast.digests?.map(toHex)).toEqual(
+        plain.txEncodings.map((encoding) => toHex(signedTxDigest(encoding))),
+      );
+    }
+    const small = encodeBlock(first);
+    const outcome = (run: () => unknown): string => {
+      try {
+        return JSON.stringify(run(), (_key, value) => (value instanceof Uint8Array ? toHex(value) : value));
+      } catch (error) {
+        expect(isProtocolError(error), String(error)).toBe(true);
+        return "refused";
+      }
+    };
+    fc.assert(
+      fc.property(fc.nat(small.length - 1), fc.nat(255), fc.boolean(), (at, byte, cut) => {
+        const mutated = cut ? small.slice(0, at) : small.slice();
+        if (!cut) mutated[at] = byte;
+        const slow = outcome(() => {
+          const parts = decodeBlockParts(mutated);
+          return { block: parts.block, ids: parts.ids };
+        });
+        const fast = outcome(() => {
+          const parts = decodeBlockParts(mutated, () => undefined);
+          return { block: parts.block, ids: parts.ids };
+        });
+        expect(fast).toBe(slow);
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it("a block whose bytes are not canonical is refused before any slicing", () => {

@@ -491,7 +491,7 @@ export class LedgerNode {
       if (entry.type !== "normal" || entry.data.length === 0) continue;
       const known = this.checkedBlocks.get(entry.index);
       if (known !== undefined && known.term === entry.term && bytesEqual(known.encoded, entry.data)) continue;
-      const parts = decodeBlockParts(entry.data);
+      const parts = decodeBlockParts(entry.data, (digest) => this.mempool.byDigest(digest));
       this.checkBlockBinding(parts.block.header, entry);
       if (parts.block.header.time > this.clock.now() + block_time_drift_max_ms) {
         throw new NodeError("WIRE_INVALID", "a block's time is too far in the future");
@@ -716,7 +716,7 @@ export class LedgerNode {
 
   private applyBlockEntry(entry: Entry): void {
     const checked = this.takeCheckedBlock(entry);
-    const parts = checked?.parts ?? decodeBlockParts(entry.data);
+    const parts = checked?.parts ?? decodeBlockParts(entry.data, (digest) => this.mempool.byDigest(digest));
     const block = parts.block;
     const header = block.header;
     const tip = this.store.tip();

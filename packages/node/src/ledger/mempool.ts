@@ -133,6 +133,12 @@ export class Mempool {
     this.rememberVerified(toHex(digest));
   }
 
+  /** The waiting signed transaction whose signed encoding has this digest, decoded, with its id. */
+  byDigest(digest: Hash): { signed: SignedTx; id: Hash } | undefined {
+    const tx = this.pool.get(toHex(digest));
+    return tx === undefined ? undefined : { signed: tx.signed, id: tx.id };
+  }
+
   /** True when a copy of transaction `id` is waiting. */
   has(id: Hash): boolean {
     return this.copies.has(toHex(id));
