@@ -55,6 +55,14 @@ export const gossip_message_bytes_max = 1 * MiB;
 export const gossip_rpc_bytes_max = 2 * MiB;
 /** Most bytes gossipsub may buffer for one outbound peer stream before it gives up on that stream. */
 export const gossip_outbound_buffer_bytes_max = 16 * MiB;
+/** How often the network checks that every connected member's node is a gossip subscriber. */
+export const gossip_health_interval_ms = 2 * SECOND_MS;
+/**
+ * Checks in a row a connected member's node may be missing from the gossip subscribers before the
+ * connection is closed and dialled again (gossipsub does not reopen a lost stream on a live connection:
+ * a node paused for seconds then heard no gossip for good, so its followers' transactions never came).
+ */
+export const gossip_health_misses_max = 3;
 
 /** Most peers (nodes) this node tracks: members_max (64) times member_nodes_max (8). */
 export const peers_max = 512;

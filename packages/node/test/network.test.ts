@@ -9,6 +9,7 @@ import {
   peerIdFromPublicKey,
   publicKeyFromPeerId,
 } from "../src/index.js";
+import { gossipHealthCheck } from "../src/network/gossip.js";
 import {
   numberedFrame,
   publicKeyOf,
@@ -154,5 +155,25 @@ describe("gossip channel", () => {
     expect(received[2]).toEqual(["batch-1"]);
     const oversized = new Uint8Array(limits.gossip_message_bytes_max + 1);
     await expect(nodes[0]!.publish(oversized)).rejects.toMatchObject({ code: "MESSAGE_TOO_LARGE" });
+  });
+});
+
+describe("gossip health", () => {
+  it("asks to reset a connected peer missing from the subscribers for missesMax checks in a row", () => {
+    const misses = new Map<string, number>();
+    const connected = new Set(["a", "b", "c"]);
+    expect(gossipHealthCheck(misses, connected, new Set(["a", "b"]), 3)).toEqual([]);
+    expect(gossipHealthCheck(misses, connected, new Set(["a", "b"]), 3)).toEqual([]);
+    // c came back for one check: its count starts again.
+    expect(gossipHealthCheck(misses, connected, new Set(["a", "b", "c"]), 3)).toEqual([]);
+    expect(gossipHealthCheck(misses, connected, new Set(["a"]), 3)).toEqual([]);
+    expect(gossipHealthCheck(misses, connected, new Set(["a"]), 3)).toEqual([]);
+    expect(gossipHealthCheck(misses, connected, new Set(["a"]), 3)).toEqual(["b", "c"]);
+    expect(misses.size).toBe(0);
+    // A peer that disconnected is forgotten.
+    gossipHealthCheck(misses, connected, new Set(["a", "b"]), 3);
+    expect(misses.get("c")).toBe(1);
+    gossipHealthCheck(misses, new Set(["a", "b"]), new Set(["a", "b"]), 3);
+    expect(misses.has("c")).toBe(false);
   });
 });

@@ -53,6 +53,35 @@ export interface GossipChannelOptions {
   readonly faults: NetworkFaults | undefined;
 }
 
+/**
+ * One check of gossip health: `misses` counts, per connected peer, the checks in a row it was missing
+ * from the topic's subscribers (updated in place; peers no longer connected are forgotten). Returns the
+ * peers missing for `missesMax` checks: their connection should be closed and dialled again.
+ */
+export function gossipHealthCheck(
+  misses: Map<string, number>,
+  connected: ReadonlySet<string>,
+  subscribers: ReadonlySet<string>,
+  missesMax: number,
+): string[] {
+  const reset: string[] = [];
+  for (const peer of misses.keys()) if (!connected.has(peer)) misses.delete(peer);
+  for (const peer of connected) {
+    if (subscribers.has(peer)) {
+      misses.delete(peer);
+      continue;
+    }
+    const count = (misses.get(peer) ?? 0) + 1;
+    if (count < missesMax) {
+      misses.set(peer, count);
+      continue;
+    }
+    misses.delete(peer);
+    reset.push(peer);
+  }
+  return reset;
+}
+
 /** The gossip channel: publish, the validator that screens relays, and delivery to the handler. */
 export class GossipChannel {
   readonly #options: GossipChannelOptions;
@@ -87,6 +116,11 @@ export class GossipChannel {
     const { pubsub, topic } = this.#options;
     pubsub.removeEventListener("gossipsub:message", this.#onMessage);
     pubsub.topicValidators.delete(topic);
+  }
+
+  /** The peers (ids) subscribed to the topic, as a set. */
+  subscriberSet(): Set<string> {
+    return new Set(this.subscribers());
   }
 
   /** The peers (ids) subscribed to the topic. */

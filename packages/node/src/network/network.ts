@@ -17,13 +17,21 @@ import {
   connections_max,
   dial_timeout_ms,
   direct_inbound_streams_max,
+  gossip_health_interval_ms,
+  gossip_health_misses_max,
   request_inbound_streams_max,
   request_outbound_streams_max,
 } from "../limits.js";
 import type { Logger } from "../logger.js";
 import { DirectChannel, type DirectHandler } from "./direct.js";
 import { PeerGate } from "./gater.js";
-import { GossipChannel, type GossipCheck, type GossipHandler, gossipService } from "./gossip.js";
+import {
+  GossipChannel,
+  type GossipCheck,
+  type GossipHandler,
+  gossipHealthCheck,
+  gossipService,
+} from "./gossip.js";
 import { parsePeerId, privateKeyFromSeed } from "./identity.js";
 import type { MisbehaviourReason } from "./metrics.js";
 import { type NetworkOptions, type ResolvedNetworkOptions, resolveNetworkOptions } from "./options.js";
@@ -110,6 +118,8 @@ class NetworkService implements Network {
   readonly #redialler: Redialler;
   #state: NetworkState = "created";
   #onConnected: PeerHandler | undefined;
+  #gossipHealth: ReturnType<typeof setInterval> | undefined;
+  readonly #gossipMisses = new Map<string, number>();
   #onDisconnected: PeerHandler | undefined;
 
   constructor(parts: NetworkParts) {
@@ -162,6 +172,8 @@ class NetworkService implements Network {
     this.#gossip.start();
     await this.#rememberConfiguredPeers();
     this.#redialler.start();
+    this.#gossipHealth = setInterval(() => this.#checkGossipHealth(), gossip_health_interval_ms);
+    this.#gossipHealth.unref?.();
     this.#parts.logger.info("network started", { peer: this.peerId, addresses: this.addresses() });
   }
 
@@ -171,6 +183,7 @@ class NetworkService implements Network {
       return;
     }
     this.#state = "stopped";
+    clearInterval(this.#gossipHealth);
     this.#redialler.stop();
     this.#gossip.stop();
     this.#direct.stop();
@@ -269,6 +282,26 @@ class NetworkService implements Network {
   }
 
   /** Adds the configured peers' addresses to the peer store so that sends can dial them at once. */
+  /**
+   * A connected member's node that stays missing from the gossip subscribers has lost its gossip
+   * stream (gossipsub does not reopen it while the connection lives): close the connection, so the
+   * peers dial again and gossipsub starts afresh.
+   */
+  #checkGossipHealth(): void {
+    if (this.#state !== "running") return;
+    const reset = gossipHealthCheck(
+      this.#gossipMisses,
+      new Set(this.peers()),
+      this.#gossip.subscriberSet(),
+      gossip_health_misses_max,
+    );
+    for (const peer of reset) {
+      this.#parts.options.metrics.frameDropped("gossip", "stream_failed");
+      this.#parts.logger.warn("no gossip stream with a connected peer: reconnecting", { peer });
+      this.#parts.libp2p.hangUp(parsePeerId(peer)).catch(() => undefined);
+    }
+  }
+
   async #rememberConfiguredPeers(): Promise<void> {
     const { libp2p, options } = this.#parts;
     for (const address of options.peers) {
