@@ -17,6 +17,7 @@ export interface ChaosOptions {
   nodes?: number;
   /** Target operations per second of the workload. */
   rate?: number;
+  /** Most operations in flight at once (default: the rate times the request timeout, at least 12). */
   workers?: number;
   /** Only these nemeses (by name), in this order. */
   nemeses?: string[];
@@ -110,7 +111,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const workload = new Workload(cluster, { seed: options.seed, patients: 8 });
     await workload.setup(60_000);
     const began = Date.now();
-    const running = workload.run({ workers: options.workers ?? 12, rate });
+    // In flight at most: every operation of the last request timeout at the set rate.
+    const running = workload.run({ workers: options.workers ?? Math.max(12, Math.ceil(rate * 8)), rate });
     await sleep(warmup_ms);
     const picked = allNemeses({ leaderKillPeriodMs: [5_000, 15_000] }).filter((nemesis) =>
       names.includes(nemesis.name),

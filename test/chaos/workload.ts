@@ -111,19 +111,24 @@ export class Workload {
     );
   }
 
-  /** Runs `workers` clients at about `rate` operations per second in all until stop(). */
+  /**
+   * Starts about `rate` operations per second until stop(), open loop: each operation runs on its own,
+   * so operations stuck on a cut-off node (until their timeout) do not hold back the others; at most
+   * `workers` are in flight at once.
+   */
   async run(options: { workers: number; rate: number }): Promise<void> {
-    const interval_ms = (options.workers * 1000) / options.rate;
-    await Promise.all(
-      Array.from({ length: options.workers }, async () => {
-        while (!this.stopped) {
-          const began = Date.now();
-          await this.step();
-          const rest = interval_ms - (Date.now() - began);
-          if (rest > 0 && !this.stopped) await sleep(rest * (0.5 + this.random()));
-        }
-      }),
-    );
+    const interval_ms = 1000 / options.rate;
+    const inflight = new Set<Promise<void>>();
+    while (!this.stopped) {
+      if (inflight.size < options.workers) {
+        const operation: Promise<void> = this.step()
+          .catch(() => undefined)
+          .finally(() => inflight.delete(operation));
+        inflight.add(operation);
+      }
+      await sleep(interval_ms * (0.5 + this.random()));
+    }
+    await Promise.all(inflight);
   }
 
   stop(): void {
