@@ -5,7 +5,7 @@
  * structural check a follower runs before acknowledging, and the JSON view. The app hash is the
  * rules engine's; this module only carries it.
  */
-import { bytesEqual, concatBytes, fromHex, sha256, toHex, utf8 } from "./bytes.js";
+import { bytesEqual, compareBytes, concatBytes, fromHex, sha256, toHex, utf8 } from "./bytes.js";
 import { didToPublicKey, parseDid } from "./did.js";
 import {
   cborArrayItems,
@@ -216,7 +216,7 @@ const BLOCK_KEYS = ["sig", "txs", "header", "results"] as const;
 const BLOCK_KEY_ORDER = BLOCK_KEYS.map((key) => ({
   key,
   encoded: encodeCanonical(key, { bytesMax: 16, field: "key" }),
-})).sort((left, right) => compareEncodings(left.encoded, right.encoded));
+})).sort((left, right) => compareBytes(left.encoded, right.encoded));
 
 /**
  * Canonical encoding of `block` whose transactions are already encoded: `txEncodings[i]` must be the
@@ -269,15 +269,6 @@ function arrayHead(count: number): Uint8Array {
   if (count < 24) return Uint8Array.of(0x80 | count);
   if (count < 256) return Uint8Array.of(0x98, count);
   return Uint8Array.of(0x99, count >> 8, count & 0xff);
-}
-
-function compareEncodings(left: Uint8Array, right: Uint8Array): number {
-  const length = Math.min(left.length, right.length);
-  for (let index = 0; index < length; index++) {
-    const difference = (left[index] as number) - (right[index] as number);
-    if (difference !== 0) return difference;
-  }
-  return left.length - right.length;
 }
 
 /** A decoded block with what checking and storing it needs, taken from its bytes without re-encoding. */

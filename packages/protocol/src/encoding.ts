@@ -16,7 +16,7 @@
  * The `read*` helpers check the shape of a decoded value field by field for the format modules.
  */
 import { decode, encode, rfc8949EncodeOptions } from "cborg";
-import { utf8Length } from "./bytes.js";
+import { compareBytes, utf8Length } from "./bytes.js";
 import { ProtocolError } from "./errors.js";
 import { encoding_depth_max } from "./limits.js";
 
@@ -35,7 +35,8 @@ export interface EncodingOptions {
   field?: string;
 }
 
-const DECODE_OPTIONS = {
+/** cborg's strict decoding of the value model (exported for the tests' reference decoder). */
+export const DECODE_OPTIONS = {
   strict: true,
   allowIndefinite: false,
   allowUndefined: false,
@@ -457,16 +458,6 @@ function isProtoKey(bytes: Uint8Array, start: number, end: number): boolean {
     if (bytes[start + index] !== PROTO_KEY[index]) return false;
   }
   return true;
-}
-
-/** Bytewise lexicographic order (a proper prefix sorts first). */
-function compareBytes(left: Uint8Array, right: Uint8Array): number {
-  const length = Math.min(left.length, right.length);
-  for (let index = 0; index < length; index++) {
-    const difference = (left[index] as number) - (right[index] as number);
-    if (difference !== 0) return difference;
-  }
-  return left.length - right.length;
 }
 
 function checkSize(length: number, bytesMax: number, field: string): void {

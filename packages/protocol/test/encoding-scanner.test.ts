@@ -12,6 +12,7 @@ import {
   cborArrayItems,
   cborItemEnd,
   cborMapValue,
+  DECODE_OPTIONS,
   decodeCanonical,
   encodeCanonical,
   encodeModel,
@@ -25,17 +26,7 @@ const options = { bytesMax: 1 << 20 };
 function oracleAccepts(bytes: Uint8Array): boolean {
   let value: unknown;
   try {
-    value = decode(bytes, {
-      strict: true,
-      allowIndefinite: false,
-      allowUndefined: false,
-      allowInfinity: false,
-      allowNaN: false,
-      allowBigInt: false,
-      rejectDuplicateMapKeys: true,
-      useMaps: false,
-      tags: [],
-    });
+    value = decode(bytes, DECODE_OPTIONS);
   } catch {
     return false;
   }

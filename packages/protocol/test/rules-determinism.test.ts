@@ -9,6 +9,15 @@ import { MemoryStateStore, RecordingStateStore } from "../src/state.js";
 import { buildTx, PATIENTS, PROVIDERS, program } from "./random-program.js";
 import { CHAIN, did, genesisOf, hashOf, makeTx, TestChain, type Tx } from "./rules-fixtures.js";
 
+/** The program's blocks after one that registers every provider and patient. */
+function withSetup<B extends { steps: unknown[]; advanceMs: number }>(blocks: B[]) {
+  const steps = [
+    ...PROVIDERS.map((_provider, index) => ({ kind: 0, a: index, b: index, c: 0, d: 0, flag: false })),
+    ...PATIENTS.map((_, index) => ({ kind: 2, a: 0, b: index, c: 0, d: 0, flag: false })),
+  ];
+  return [{ steps, advanceMs: 0 }, ...blocks];
+}
+
 describe("determinism", () => {
   it("gives identical results and app hashes on two stores for random programs (property)", () => {
     const codes = new Set<string>();
@@ -18,11 +27,7 @@ describe("determinism", () => {
         const b = new TestChain(genesisOf(3));
         expect(a.appHash).toEqual(b.appHash);
         const history: Tx[] = [];
-        const setup = [
-          ...PROVIDERS.map((_provider, index) => ({ kind: 0, a: index, b: index, c: 0, d: 0, flag: false })),
-          ...PATIENTS.map((_, index) => ({ kind: 2, a: 0, b: index, c: 0, d: 0, flag: false })),
-        ];
-        for (const block of [{ steps: setup, advanceMs: 0 }, ...blocks]) {
+        for (const block of withSetup(blocks)) {
           const txs: Tx[] = [];
           for (const s of block.steps) txs.push(buildTx(a, s, history));
           history.push(...txs);
@@ -56,11 +61,7 @@ describe("determinism", () => {
         const replayed = new MemoryStateStore();
         const replayChain = new TestChain(genesisOf(3), replayed);
         const history: Tx[] = [];
-        const setup = [
-          ...PROVIDERS.map((_provider, index) => ({ kind: 0, a: index, b: index, c: 0, d: 0, flag: false })),
-          ...PATIENTS.map((_, index) => ({ kind: 2, a: 0, b: index, c: 0, d: 0, flag: false })),
-        ];
-        for (const block of [{ steps: setup, advanceMs: 0 }, ...blocks]) {
+        for (const block of withSetup(blocks)) {
           const txs: Tx[] = [];
           for (const s of block.steps) txs.push(buildTx(direct, s, history));
           history.push(...txs);
