@@ -43,18 +43,6 @@ import {
 import { nodeSigner } from "@medledger/protocol/node";
 import { decode, encode } from "cborg";
 
-if (typeof Promise.withResolvers !== "function") {
-  Promise.withResolvers = () => {
-    let resolve;
-    let reject;
-    const promise = new Promise((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  };
-}
-
 const here = dirname(fileURLToPath(import.meta.url));
 const node_package = join(here, "..", "..", "packages", "node");
 

@@ -12,18 +12,6 @@ import { createInterface } from "node:readline";
 import { startApi, startNode } from "@medledger/node";
 import { fromHex } from "@medledger/protocol";
 
-if (typeof Promise.withResolvers !== "function") {
-  Promise.withResolvers = () => {
-    let resolve;
-    let reject;
-    const promise = new Promise((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  };
-}
-
 const config = JSON.parse(process.argv[2] ?? "{}");
 
 /** Log lines counted by "level msg|peer-suffix" (no peer: "level msg|"). */
