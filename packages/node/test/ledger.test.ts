@@ -422,7 +422,9 @@ describe("LedgerNode leader execution", () => {
     c.start();
     c.runUntil(() => c.leader() !== null);
     const patients = Array.from({ length: 40 }, (_, index) => signerOf(`replay-patient-${index}`));
-    patients.forEach((patient, index) => c.node(index % 3).submit(c.tx("patient.register", patient, {})));
+    for (const [index, patient] of patients.entries()) {
+      c.node(index % 3).submit(c.tx("patient.register", patient, {}));
+    }
     c.runUntil(() => c.nodes.every((node) => node.mempool.size === 0 && node.status().height > 0));
     // Writes of several tables, some rejected (a second rotation to a used key), across several blocks.
     patients.forEach((patient, index) => {

@@ -285,27 +285,39 @@ export function replayBlock(
 function replayWrite(store: StateStore, [table, key, value]: WriteRecord): void {
   switch (table) {
     case "identity":
-      return store.putIdentity(value as IdentityRow);
+      store.putIdentity(value as IdentityRow);
+      return;
     case "key":
-      return store.putKeyOwner(key as Did, value as Did);
+      store.putKeyOwner(key as Did, value as Did);
+      return;
     case "member":
-      return value === null ? store.deleteMember(key as Did) : store.putMember(value as MemberRow);
+      if (value === null) store.deleteMember(key as Did);
+      else store.putMember(value as MemberRow);
+      return;
     case "proposal":
-      return store.putProposal(value as ProposalRow);
+      store.putProposal(value as ProposalRow);
+      return;
     case "vote":
-      return store.putVote(value as VoteRow);
+      store.putVote(value as VoteRow);
+      return;
     case "patient":
-      return store.putPatient(value as PatientRow);
+      store.putPatient(value as PatientRow);
+      return;
     case "record":
-      return store.putRecord(value as RecordRow);
+      store.putRecord(value as RecordRow);
+      return;
     case "consent":
-      return store.putConsent(value as ConsentRow);
+      store.putConsent(value as ConsentRow);
+      return;
     case "emergency":
-      return store.putEmergency(value as EmergencyRow);
+      store.putEmergency(value as EmergencyRow);
+      return;
     case "audit":
-      return store.putAudit(value as AuditRow);
+      store.putAudit(value as AuditRow);
+      return;
     case "seen":
-      return store.putSeen(key as Hash, value as number);
+      store.putSeen(key as Hash, value as number);
+      return;
     case "seen-prune":
       store.pruneSeen(key as number);
       return;
