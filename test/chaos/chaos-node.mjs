@@ -7,12 +7,18 @@
 // answers {"event":"counters","seq":n,"counts":{...},"halted":...}: how often the node logged each
 // message (by level, message and the last 8 characters of the peer or `from` it names), which is how the harness
 // sees that a byzantine peer was refused, disconnected or banned. Warnings and errors also go to stderr
-// as JSON lines.
+// as JSON lines. With config.logFile, every line at info and above goes to that file too, with a status
+// line (role, term, height, leader, mempool, peers) every status_log_ms: the record a long run is read by.
+import { openSync, writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { startApi, startNode } from "@medledger/node";
 import { fromHex } from "@medledger/protocol";
 
 const config = JSON.parse(process.argv[2] ?? "{}");
+const status_log_ms = 5_000;
+const logFd = typeof config.logFile === "string" ? openSync(config.logFile, "a") : null;
+const jsonLine = (line) =>
+  `${JSON.stringify(line, (_key, value) => (value instanceof Error ? value.message : value))}\n`;
 
 /** Log lines counted by "level msg|peer-suffix" (no peer: "level msg|"). */
 const counts = new Map();
@@ -22,12 +28,10 @@ function countingLogger(bindings) {
     const peer = typeof named === "string" ? named.slice(-8) : "";
     const key = `${level} ${msg}|${peer}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
-    if (level === "warn" || level === "error") {
-      const line = { time: new Date().toISOString(), level, msg, ...bindings, ...fields };
-      process.stderr.write(
-        `${JSON.stringify(line, (_key, value) => (value instanceof Error ? value.message : value))}\n`,
-      );
-    }
+    if (level === "debug" || (logFd === null && level === "info")) return;
+    const text = jsonLine({ time: new Date().toISOString(), level, msg, ...bindings, ...fields });
+    if (logFd !== null) writeSync(logFd, text);
+    if (level === "warn" || level === "error") process.stderr.write(text);
   };
   return {
     child: (more) => countingLogger({ ...bindings, ...more }),
@@ -63,6 +67,17 @@ const api = await startApi(
     rateLimit: { max: 1_000_000, windowMs: 60_000 },
   },
 );
+
+if (logFd !== null) {
+  setInterval(() => {
+    const { voters, learners, node: _self, ...status } = node.ledger.status();
+    const line = { time: new Date().toISOString(), level: "info", msg: "status", ...status };
+    line.leader = String(status.leader).slice(-8);
+    line.peers = node.network.peers().map((peer) => String(peer).slice(-8));
+    line.installing = node.ledger.installingSnapshot ?? undefined;
+    writeSync(logFd, jsonLine(line));
+  }, status_log_ms).unref();
+}
 
 createInterface({ input: process.stdin }).on("line", (line) => {
   let request;

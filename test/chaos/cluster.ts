@@ -137,6 +137,8 @@ export class ChaosCluster {
   readonly proxy: DelayProxy | null;
   private byzantineProcess: Running | null = null;
   private byzantineLog = "";
+  /** Where each node process appends its log (info and above, and a status line every 5 s); null: none. */
+  logDir: string | null = null;
   private proxyPorts: number[] = [];
   private seq = 0;
 
@@ -342,6 +344,7 @@ export class ChaosCluster {
       apiHost: this.hosts[index],
       apiPort: this.ports[index]?.api,
       adminToken: this.adminToken,
+      ...(this.logDir === null ? {} : { logFile: join(this.logDir, `node-${index}.log`) }),
     };
     const command = [
       ...(this.net?.exec(index) ?? []),

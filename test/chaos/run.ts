@@ -2,7 +2,7 @@
 // registers the workload's actors, runs the recording workload while each nemesis takes its turn,
 // heals, waits until the nodes agree, stops them, checks their chains against the history and writes
 // a JSON report. The caller prints the last line: `chaos: N acked, L lost, D divergent`.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CheckResult, check, readChain } from "./checker.js";
@@ -61,6 +61,8 @@ export interface ChaosReport extends CheckResult {
   byzantine: string | null;
   nemeses: NemesisReport[];
   report_path: string;
+  /** The directory of the node processes' logs. */
+  logs_path: string;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -97,6 +99,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     delayProxy: names.includes("delay"),
     seed: options.seed,
   });
+  const reportDir = options.reportDir ?? join(here, "reports");
+  const logDir = join(
+    reportDir,
+    `chaos-${options.seed}-${new Date().toISOString().replace(/[:.]/g, "-")}.logs`,
+  );
+  mkdirSync(logDir, { recursive: true });
+  cluster.logDir = logDir;
   const onExit = (): void => {
     cluster.net?.destroy();
   };
@@ -124,11 +133,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const start = Date.now();
       const until = start + window_ms * 0.75;
       log(`chaos: nemesis ${nemesis.name} for ${Math.round((until - start) / 1000)} s`);
+      appendFileSync(join(logDir, "nemeses.log"), `${new Date().toISOString()} ${nemesis.name}: start\n`);
       await nemesis.run(
         {
           cluster,
           random,
-          event: (what) => events.push(`${((Date.now() - began) / 1000).toFixed(1)}s ${what}`),
+          event: (what) => {
+            events.push(`${((Date.now() - began) / 1000).toFixed(1)}s ${what}`);
+            appendFileSync(
+              join(logDir, "nemeses.log"),
+              `${new Date().toISOString()} ${nemesis.name}: ${what}\n`,
+            );
+          },
         },
         until,
       );
@@ -154,7 +170,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const report of reports) fillAvailability(report, workload.history, began);
     const chains = cluster.dirs.map((dir) => readChain(dir, cluster.genesis));
     const result = check(workload.history, chains);
-    const reportDir = options.reportDir ?? join(here, "reports");
     mkdirSync(reportDir, { recursive: true });
     const reportPath = join(
       reportDir,
@@ -181,6 +196,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       byzantine: cluster.byzantine?.did ?? null,
       nemeses: reports,
       report_path: reportPath,
+      logs_path: logDir,
     };
     writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(reportPath.replace(/\.json$/, ".history.json"), JSON.stringify(workload.history));
