@@ -10,8 +10,9 @@
  * tip and the chain state agree with the last block. The first problem stops the check and names its
  * height.
  *
- * Limits: a node that installed a snapshot from a leader lacks the blocks before it and fails at the
- * first missing height; whether a block's proposer was the Raft leader is not knowable from the chain.
+ * Limits: a node that installed a snapshot lacks the blocks it skipped until its back-fill has stored
+ * them, and fails at the first missing height meanwhile; whether a block's proposer was the Raft leader
+ * is not knowable from the chain.
  */
 import {
   applyBlock,

@@ -1,9 +1,10 @@
 // Goal: a node that was down while the cluster committed many blocks catches up when it returns: from
 // the Raft log alone (1,000 blocks, no snapshot yet), and past a compacted log through a snapshot and
-// state transfer followed by the log's tail (10,000 blocks, a snapshot every 4,000 entries).
+// state transfer followed by the log's tail (10,000 blocks, a snapshot every 4,000 entries); then it
+// back-fills the blocks the snapshot skipped, so that it holds every block, byte for byte the others'.
 // Method: the in-process harness (production driver, SQLite stores; only the wire is simulated); one
 // node is stopped, the others commit one-transaction blocks, the node restarts on its database.
-import type { Signer } from "@medledger/protocol";
+import { type SignedTx, type Signer, txId } from "@medledger/protocol";
 import { describe, expect, it } from "vitest";
 import { LedgerNode } from "../src/ledger/ledger-node.js";
 import { SqliteLedgerStore } from "../src/ledger/sqlite-store.js";
@@ -63,6 +64,24 @@ describe("catch-up", () => {
       expect(restarted.status().appHash).toBe(target.appHash);
       expect(restarted.status().blockHash).toBe(target.blockHash);
       expect(restarted.status().snapshotIndex > 0).toBe(viaSnapshot);
+      // The history: every block, the same bytes as a node that applied them all.
+      const store = stores[downIndex] as SqliteLedgerStore;
+      const reference = stores.find(
+        (other, index) => index !== downIndex && other !== undefined,
+      ) as SqliteLedgerStore;
+      await c.runUntilAsync(() => store.history.gap() === null, 600_000, 20);
+      const filled = restarted.backfillStats;
+      expect(filled.stored > 0).toBe(viaSnapshot);
+      expect(filled.refused).toBe(0);
+      for (let height = 1; height <= target.height; height++) {
+        const ours = store.getBlock(height);
+        expect(ours, `block ${height}`).not.toBeNull();
+        expect(
+          Buffer.from(ours?.encoded ?? []).equals(Buffer.from(reference.getBlock(height)?.encoded ?? [])),
+        ).toBe(true);
+      }
+      const last = reference.getBlock(target.height)?.block.txs[0];
+      expect(store.getTx(txId((last as SignedTx).tx))?.height).toBe(target.height);
       c.stop();
       console.log(
         `catch-up: ${blocks_while_down} blocks produced in ${produced_ms} ms, caught up in ${caught_ms} ms`,

@@ -200,6 +200,75 @@ describe("SqliteLedgerStore commits", () => {
   });
 });
 
+describe("the block history below an installed snapshot", () => {
+  it("names the highest gap with what chains to it, serves blocks down, and fills without touching the state", () => {
+    const genesis = genesisOf(3);
+    const dbA = openChainDb({ path: fresh() });
+    const a = new SqliteLedgerStore(dbA, genesis);
+    const chain = clinicChain(genesis, 10, 3)(a);
+    expect(a.history.gap()).toBeNull();
+    const dbB = openChainDb({ path: fresh() });
+    const b = new SqliteLedgerStore(dbB, genesis);
+    for (const committed of chain.slice(0, 3)) commitNext(b, committed.txs, true);
+    expect(b.history.gap()).toBeNull();
+    const stream = a.snapshots.exportState();
+    const chunks: Uint8Array[] = [];
+    for (let chunk = stream.next(); chunk !== null; chunk = stream.next()) chunks.push(chunk);
+    stream.close();
+    b.snapshots.importState(chunks, stream.tip);
+    const tip = a.tip();
+    const hashAt = (height: number) => blockHash((chain[height - 1] as Committed).block.header);
+    expect(b.history.gap()).toEqual({
+      low: 4,
+      high: 12,
+      anchor: tip.hash,
+      raftIndexAbove: tip.appliedIndex + 1,
+      prevBelow: hashAt(3),
+      raftIndexBelow: (chain[2] as Committed).raftIndex,
+    });
+    // Served newest first, contiguous, never past what is stored.
+    expect(a.history.encodedDown(12, 5)).toEqual(
+      chain
+        .slice(7, 12)
+        .reverse()
+        .map((c) => c.encoded),
+    );
+    expect(b.history.encodedDown(12, 5)).toEqual([]);
+    expect(b.history.encodedDown(5, 4)).toEqual([]);
+    expect(b.history.encodedDown(3, 4)).toEqual(
+      chain
+        .slice(0, 3)
+        .reverse()
+        .map((c) => c.encoded),
+    );
+    const history = (from: number, to: number) =>
+      chain.slice(from - 1, to).map((c) => ({
+        block: c.block,
+        encoded: c.encoded,
+        hash: blockHash(c.block.header),
+        ids: c.txs.map((tx) => tx.id),
+      }));
+    const stateBefore = b.tip();
+    b.history.fill(history(8, 12));
+    expect(b.history.gap()).toEqual({
+      low: 4,
+      high: 7,
+      anchor: hashAt(7),
+      raftIndexAbove: (chain[7] as Committed).raftIndex,
+      prevBelow: hashAt(3),
+      raftIndexBelow: (chain[2] as Committed).raftIndex,
+    });
+    expect(() => b.history.fill(history(7, 8))).toThrow(/is stored/);
+    b.history.fill(history(4, 7));
+    expect(b.history.gap()).toBeNull();
+    expect(stateBefore.header).toBeNull(); // the tip's block arrived with the state's tip only
+    expect(b.tip()).toEqual({ ...stateBefore, header: (chain[11] as Committed).block.header });
+    expect(reads(b, chain)).toEqual(reads(a, chain));
+    dbA.close();
+    dbB.close();
+  });
+});
+
 describe("block bodies", () => {
   it("stores a body once, compressed when that helps, and reads back its exact bytes", () => {
     const genesis = genesisOf(3);

@@ -53,6 +53,7 @@ import {
 } from "@medledger/protocol";
 import { hasNodeErrorCode, invariant, NodeError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
+import { Backfill } from "./backfill.js";
 import { type Clock, systemClock } from "./clock.js";
 import { decodeGossipBatch, encodeGossipBatch } from "./gossip-batch.js";
 import {
@@ -184,6 +185,7 @@ export class LedgerNode {
   private stalledSince: number | null = null;
   private installing: Promise<void> | null = null;
   private readonly stateServer: StateServer | null;
+  private readonly backfill: Backfill | null;
   private readonly snapshotEveryEntries: number;
   private running = false;
   private halted: Error | null = null;
@@ -218,7 +220,25 @@ export class LedgerNode {
     this.promoteLagEntries = options.promoteLagEntries ?? DEFAULT_PROMOTE_LAG_ENTRIES;
     this.snapshotEveryEntries = options.snapshotEveryEntries ?? snapshot_every_entries_default;
     this.stateServer =
-      this.store.snapshots === undefined ? null : new StateServer(this.store.snapshots, this.clock);
+      this.store.snapshots === undefined
+        ? null
+        : new StateServer(this.store.snapshots, this.clock, this.store.history);
+    const history = this.store.history;
+    const request = this.transport.request?.bind(this.transport);
+    this.backfill =
+      history === undefined || request === undefined
+        ? null
+        : new Backfill({
+            history,
+            request,
+            sources: () => this.catchUpSources(),
+            clock: this.clock,
+            logger: this.logger,
+            onStored: (blocks) => {
+              for (const block of blocks) this.resolveWaiters(block.ids);
+            },
+            onBroken: (error) => this.halt(error),
+          });
     this.mempool = new Mempool({
       chain: this.genesis.chain,
       verifier: this.verifier,
@@ -258,6 +278,7 @@ export class LedgerNode {
     this.stopRegossipTimer = this.clock.every(regossip_interval_ms, () => {
       if (this.running && this.role !== "leader") this.regossip(regossip_interval_ms);
     });
+    this.backfill?.kick();
     this.schedule();
   }
 
@@ -265,12 +286,26 @@ export class LedgerNode {
   stop(): void {
     this.running = false;
     this.stateServer?.close();
+    void this.backfill?.stop();
     this.stopTicker?.();
     this.stopGossipTimer?.();
     this.stopRegossipTimer?.();
     this.stopRegossipTimer = null;
     this.stopTicker = null;
     this.stopGossipTimer = null;
+  }
+
+  /** True while this node installs a snapshot (its Raft messages wait until the state has arrived). */
+  get installingSnapshot(): boolean {
+    return this.installing !== null;
+  }
+
+  /** The block back-fill behind installed snapshots: running, blocks stored, answers refused. */
+  get backfillStats(): { running: boolean; stored: number; refused: number } {
+    const backfill = this.backfill;
+    return backfill === null
+      ? { running: false, stored: 0, refused: 0 }
+      : { running: backfill.running, stored: backfill.stored, refused: backfill.refused };
   }
 
   /** The error that halted this node (a broken invariant), or null while it is healthy. */
@@ -623,10 +658,11 @@ export class LedgerNode {
   }
 
   /**
-   * Installs a snapshot the leader sent: fetches the state from a peer (retrying with backoff until one
-   * serves a state at least as new as the snapshot), replaces ours with it, persists the snapshot, then
-   * finishes the Ready. Our own blocks stay as history; blocks between them and the snapshot are not
-   * fetched.
+   * Installs a snapshot the leader sent: fetches the state from a peer (the leader first, then the other
+   * voters in turn, retrying with backoff until one serves a state at least as new as the snapshot),
+   * replaces ours with it, persists the snapshot, drops from the mempool what the new state has
+   * committed, then finishes the Ready. Our own blocks stay as history; the back-fill then fetches the
+   * blocks between them and the snapshot.
    */
   private async installSnapshot(ready: Ready, snapshot: Snapshot): Promise<void> {
     const snapshots = this.store.snapshots;
@@ -637,8 +673,9 @@ export class LedgerNode {
     }
     const wanted = decodeSnapshotData(snapshot.data);
     let delay = state_retry_initial_ms;
-    while (this.running) {
-      const source = ready.softState.lead !== NO_NODE ? ready.softState.lead : this.leader;
+    for (let attempt = 0; this.running; attempt++) {
+      const sources = this.catchUpSources();
+      const source = sources[attempt % Math.max(1, sources.length)] ?? ready.softState.lead;
       try {
         const { tip, chunks } = await fetchState(
           request.bind(this.transport),
@@ -654,9 +691,16 @@ export class LedgerNode {
         if (!this.running) return;
         snapshots.importState(chunks, tip);
         this.store.persistRaft({ hardState: null, entries: [], snapshot });
-        this.logger.info("installed a snapshot", { height: tip.height, index: snapshot.metadata.index });
+        const dropped = this.mempool.dropCommitted();
+        this.logger.info("installed a snapshot", {
+          height: tip.height,
+          index: snapshot.metadata.index,
+          from: source.slice(-8),
+          mempool_dropped: dropped,
+        });
         this.installing = null;
         this.finishReady(ready);
+        this.backfill?.kick();
         this.schedule();
         return;
       } catch (error) {
@@ -667,6 +711,17 @@ export class LedgerNode {
         delay = Math.min(delay * 2, state_retry_max_ms);
       }
     }
+  }
+
+  /**
+   * The peers to fetch state or blocks from, best first: the leader as this node's core knows it now,
+   * then the other voters.
+   */
+  private catchUpSources(): string[] {
+    const lead = this.rawNode.basicStatus().lead;
+    const leader = lead !== NO_NODE ? lead : this.leader;
+    const voters = this.rawNode.status().confState.voters.filter((id) => id !== this.id && id !== leader);
+    return leader !== NO_NODE && leader !== this.id ? [leader, ...voters] : voters;
   }
 
   /** Takes a Raft snapshot (compacting the log) every snapshotEveryEntries applied entries. */
@@ -799,7 +854,16 @@ export class LedgerNode {
 
   private afterCommit(committed: AppliedBlock): void {
     for (const listener of this.blockListeners) listener(committed);
-    for (const id of committed.ids) {
+    this.resolveWaiters(committed.ids);
+    if (committed.outcome.events.some((event: LedgerEvent) => event.type === "membership")) {
+      this.logger.info("the members changed", { height: committed.block.header.height });
+    }
+  }
+
+  /** Answers the clients waiting for any of these committed transactions. */
+  private resolveWaiters(ids: readonly Hash[]): void {
+    if (this.waiters.size === 0) return;
+    for (const id of ids) {
       const key = toHex(id);
       const waiting = this.waiters.get(key);
       if (waiting === undefined) continue;
@@ -808,9 +872,6 @@ export class LedgerNode {
       if (AUTHENTICITY_CODES.has(stored.result.code as ReasonCode)) continue; // a forged copy: keep waiting
       this.waiters.delete(key);
       for (const resolve of waiting) resolve(stored);
-    }
-    if (committed.outcome.events.some((event: LedgerEvent) => event.type === "membership")) {
-      this.logger.info("the members changed", { height: committed.block.header.height });
     }
   }
 

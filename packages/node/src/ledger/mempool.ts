@@ -123,6 +123,17 @@ export class Mempool {
     return { status: "accepted", tx };
   }
 
+  /**
+   * Drops every waiting transaction whose id the ledger has committed (after the state moved on without
+   * the blocks passing through here, e.g. a snapshot install); returns how many were dropped.
+   */
+  dropCommitted(): number {
+    const keys: string[] = [];
+    for (const [key, tx] of this.pool) if (this.options.isCommitted(tx.id)) keys.push(key);
+    this.removeKeys(keys);
+    return keys.length;
+  }
+
   /** True when this node already verified the signatures of the signed encoding with this digest. */
   isVerified(digest: Hash): boolean {
     return this.verified.has(toHex(digest));

@@ -9,6 +9,7 @@ import {
   type BlockOutcome,
   blockHash,
   bytesEqual,
+  GENESIS_PREV_HASH,
   type Genesis,
   type Hash,
   type StateStore,
@@ -21,6 +22,7 @@ import {
   type CommitBlock,
   type CommittedTx,
   genesisConfState,
+  type LedgerHistory,
   type LedgerSnapshots,
   type LedgerStore,
   type LedgerTip,
@@ -65,6 +67,39 @@ export class SqliteLedgerStore implements LedgerStore {
     importState: (chunks, tip) => {
       this.db.importState(chunks, tip, { replace: true });
       this.current = this.readTip();
+    },
+  };
+
+  readonly history: LedgerHistory = {
+    gap: () => {
+      const tip = this.current;
+      const gap = this.db.blocks.highestGap(tip.height);
+      if (gap === null) return null;
+      const above = gap.high === tip.height ? null : this.db.blocks.headerAt(gap.high + 1);
+      invariant(gap.high === tip.height || above !== null, "a block follows every gap below the tip");
+      const below = gap.low === 1 ? null : this.db.blocks.headerAt(gap.low - 1);
+      invariant(gap.low === 1 || below !== null, "a block precedes every gap above height 1");
+      return {
+        ...gap,
+        anchor: above === null ? tip.hash : above.header.prev,
+        raftIndexAbove: above === null ? tip.appliedIndex + 1 : above.header.raftIndex,
+        prevBelow: below === null ? GENESIS_PREV_HASH : below.hash,
+        raftIndexBelow: below === null ? 0 : below.header.raftIndex,
+      };
+    },
+    encodedDown: (top, count) => this.db.blocks.encodedDown(top, count),
+    fill: (blocks) => {
+      this.db.blocks.appendBlocks(
+        blocks.map(({ block, encoded, hash, ids }) => ({
+          block,
+          encoded,
+          hash,
+          ids,
+          raftIndex: block.header.raftIndex,
+        })),
+      );
+      const tipBlock = blocks.find(({ block }) => block.header.height === this.current.height);
+      if (tipBlock !== undefined) this.current = { ...this.current, header: tipBlock.block.header };
     },
   };
 
@@ -143,7 +178,7 @@ export class SqliteLedgerStore implements LedgerStore {
       "the tip and the state agree",
     );
     const stored = tip.height === 0 ? null : this.db.blocks.headerAt(tip.height);
-    // After a state import the tip's block may not be stored here (blocks before it are not fetched).
+    // After a state import the tip's block is not stored here until the back-fill brings it.
     return {
       height: tip.height,
       header: stored === null ? null : stored.header,

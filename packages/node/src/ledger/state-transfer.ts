@@ -2,16 +2,19 @@
  * State transfer over the request channel, for a node installing a Raft snapshot. The server opens a
  * consistent export per session and hands out one chunk per request; the client reads a session to
  * the end. Sessions are bounded in number and expire when idle; every field is checked on both sides.
+ * The same server hands out stored blocks, newest first, to a node back-filling the history its
+ * snapshot skipped (backfill.ts).
  *
- *   request  ["state-open"]          -> ["ok", session, height, blockHash, appHash, appliedIndex]
- *   request  ["state-next", session] -> ["ok", chunk | null]
- *   error                            -> ["error", code]
+ *   request  ["state-open"]            -> ["ok", session, height, blockHash, appHash, appliedIndex]
+ *   request  ["state-next", session]   -> ["ok", chunk | null]
+ *   request  ["blocks-down", top, n]   -> ["ok", [block encodings from `top` down, contiguous]]
+ *   error                              -> ["error", code]
  */
 import { decode, encode } from "cborg";
 import { NodeError } from "../errors.js";
 import type { Clock } from "./clock.js";
 import { state_session_idle_ms, state_sessions_max, state_transfer_chunks_max } from "./limits.js";
-import type { LedgerSnapshots, StateStream, StateTip } from "./store.js";
+import type { LedgerHistory, LedgerSnapshots, StateStream, StateTip } from "./store.js";
 
 /** Sends a request to a peer and resolves with its response. */
 export type Requester = (peer: string, payload: Uint8Array, timeoutMs: number) => Promise<Uint8Array>;
@@ -29,6 +32,7 @@ export class StateServer {
   constructor(
     private readonly snapshots: LedgerSnapshots,
     private readonly clock: Clock,
+    private readonly history?: LedgerHistory,
   ) {}
 
   /** Answers one request (never throws: errors are answered with a code). */
@@ -50,6 +54,10 @@ export class StateServer {
     if (request[0] === "state-open" && request.length === 1) return this.open();
     if (request[0] === "state-next" && request.length === 2 && typeof request[1] === "number") {
       return this.next(request[1]);
+    }
+    if (request[0] === "blocks-down" && request.length === 3 && isUint(request[1]) && isUint(request[2])) {
+      if (this.history === undefined) throw new NodeError("NOT_STARTED", "this node serves no blocks");
+      return ["ok", this.history.encodedDown(request[1], request[2])];
     }
     throw new NodeError("WIRE_INVALID", "unknown state-transfer request");
   }
@@ -119,9 +127,28 @@ export async function fetchState(
   return { tip: { height, blockHash, appHash, appliedIndex }, chunks };
 }
 
+/**
+ * Asks `peer` for at most `count` stored blocks from height `top` down: their encodings, newest first
+ * (checked only for shape here: the caller checks them down the hash chain). Empty: the peer lacks `top`.
+ */
+export async function fetchBlocksDown(
+  request: Requester,
+  peer: string,
+  top: number,
+  count: number,
+  timeoutMs: number,
+): Promise<Uint8Array[]> {
+  const answer = expectOk(decodeList(await request(peer, encode(["blocks-down", top, count]), timeoutMs)), 2);
+  const blocks = answer[1];
+  if (!Array.isArray(blocks) || blocks.length > count || !blocks.every((b) => b instanceof Uint8Array)) {
+    throw new NodeError("WIRE_INVALID", "a malformed blocks-down answer");
+  }
+  return blocks as Uint8Array[];
+}
+
 function expectOk(answer: unknown[], length: number): unknown[] {
   if (answer[0] === "error") {
-    throw new NodeError("REQUEST_REFUSED", `the peer refused the state transfer: ${String(answer[1])}`);
+    throw new NodeError("REQUEST_REFUSED", `the peer refused the request: ${String(answer[1])}`);
   }
   if (answer[0] !== "ok" || answer.length !== length)
     throw new NodeError("WIRE_INVALID", "a malformed answer");

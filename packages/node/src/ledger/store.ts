@@ -108,6 +108,42 @@ export interface LedgerSnapshots {
   importState(chunks: readonly Uint8Array[], tip: StateTip): void;
 }
 
+/**
+ * The highest run of heights at or below the tip whose blocks this node lacks (a snapshot it installed
+ * skipped them), with what the blocks must chain to at both ends.
+ */
+export interface BlockGap {
+  /** The lowest and highest missing heights. */
+  readonly low: number;
+  readonly high: number;
+  /** The hash the block at `high` must have: the `prev` of the stored block above, or the tip's hash. */
+  readonly anchor: Hash;
+  /** The Raft index of the block above (the applied index + 1 when `high` is the tip's height). */
+  readonly raftIndexAbove: number;
+  /** What the block at `low` names as `prev`: the stored block below's hash (zeros at height 1). */
+  readonly prevBelow: Hash;
+  /** The Raft index of the stored block below (0 at height 1). */
+  readonly raftIndexBelow: number;
+}
+
+/** A block checked against the hash chain, ready to store as history. */
+export interface HistoryBlock {
+  readonly block: Block;
+  readonly encoded: Uint8Array;
+  readonly hash: Hash;
+  readonly ids: readonly Hash[];
+}
+
+/** The block history below an installed snapshot: what is missing, serving peers, and filling it. */
+export interface LedgerHistory {
+  /** The highest run of missing heights, or null when the chain is whole up to the tip. */
+  gap(): BlockGap | null;
+  /** Encodings of the stored blocks from `top` down, contiguous, bounded (empty when `top` is missing). */
+  encodedDown(top: number, count: number): Uint8Array[];
+  /** Stores checked blocks below the tip in one write (no state change). */
+  fill(blocks: readonly HistoryBlock[]): void;
+}
+
 /** The storage a LedgerNode runs on. */
 export interface LedgerStore {
   /** The Raft log's read port, handed to the consensus core. */
@@ -134,6 +170,8 @@ export interface LedgerStore {
   getTx(id: Hash): CommittedTx | null;
   /** Snapshots and state transfer, when the store supports them. */
   readonly snapshots?: LedgerSnapshots;
+  /** The block history below installed snapshots (with `snapshots`). */
+  readonly history?: LedgerHistory;
 }
 
 /** The initial Raft configuration of a chain: every founding member's nodes are voters. */

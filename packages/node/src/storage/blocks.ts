@@ -94,6 +94,14 @@ const SQL = {
   headerRange: `SELECT height, hash, header, tx_count, raft_index FROM blocks WHERE height >= ? AND height <= ?
     ORDER BY height LIMIT ?`,
   blockExists: "SELECT 1 AS found FROM blocks WHERE height = ? OR hash = ?",
+  // The smallest index covers the rowid: counting reads no block bodies.
+  heightStored: "SELECT 1 AS found FROM blocks WHERE height = ?",
+  blockCount: "SELECT COUNT(*) AS n FROM blocks INDEXED BY blocks_by_raft_index",
+  gapTop: `SELECT height - 1 AS missing FROM blocks b WHERE height <= ? AND height > 1
+    AND NOT EXISTS (SELECT 1 FROM blocks c WHERE c.height = b.height - 1) ORDER BY height DESC LIMIT 1`,
+  storedBelow: "SELECT MAX(height) AS height FROM blocks WHERE height < ?",
+  bodiesDown:
+    "SELECT height, codec, encoded FROM blocks WHERE height <= ? AND height >= ? ORDER BY height DESC",
   txById: `SELECT height, tx_index FROM txs WHERE id = ? ORDER BY height, tx_index LIMIT ${tx_copies_max}`,
   tip: "SELECT raft_index, height, block_hash, app_hash FROM applied WHERE id = 0",
   putTip: `INSERT INTO applied (id, raft_index, height, block_hash, app_hash) VALUES (0, ?, ?, ?, ?)
@@ -230,6 +238,60 @@ export class BlockStore {
     const hash = guard(() => this.sqlite.transaction(() => this.insertBlock(input))());
     this.bodies.put(input.block.header.height, { encoded: input.encoded, layout: null });
     return hash;
+  }
+
+  /**
+   * Stores blocks below the tip that an installed snapshot skipped (no state change, no tip change), all
+   * in one transaction: history checked by the caller down the hash chain from a stored block.
+   */
+  appendBlocks(inputs: readonly BlockToStore[]): void {
+    guard(() =>
+      this.sqlite.transaction(() => {
+        for (const input of inputs) this.insertBlock(input);
+      })(),
+    );
+  }
+
+  /**
+   * The highest run of missing heights in [1, top], as [low, high], or null when every height up to
+   * `top` holds a block (the stored blocks never pass the tip, so a count settles the common case).
+   */
+  highestGap(top: number): { low: number; high: number } | null {
+    return guard(() => {
+      if (top <= 0) return null;
+      const topStored = this.statements.heightStored.get(top) !== undefined;
+      const { n } = this.statements.blockCount.get() as { n: number };
+      if (topStored && n === top) return null;
+      let high = top;
+      if (topStored) {
+        const row = this.statements.gapTop.get(top) as { missing: number } | undefined;
+        if (row === undefined) return null;
+        high = row.missing;
+      }
+      const below = this.statements.storedBelow.get(high) as { height: number | null };
+      return { low: (below.height ?? 0) + 1, high };
+    });
+  }
+
+  /**
+   * The canonical encodings of the stored blocks from `top` down, contiguous (stopping before the first
+   * missing height): at most `count` blocks and blocks_range_bytes_max bytes (at least one block when
+   * `top` is stored). What a peer back-filling its history asks for.
+   */
+  encodedDown(top: number, count: number): Uint8Array[] {
+    const wanted = Math.max(0, Math.min(count, blocks_range_max));
+    if (wanted === 0 || top < 1) return [];
+    const rows = guard(() => this.statements.bodiesDown.all(top, top - wanted + 1)) as BodyRow[];
+    const out: Uint8Array[] = [];
+    let total = 0;
+    for (const [at, row] of rows.entries()) {
+      if (row.height !== top - at) break;
+      const encoded = unpackBody(row.codec, bytes(row.encoded), protocolLimits.block_bytes_max);
+      total += encoded.byteLength;
+      if (out.length > 0 && total > blocks_range_bytes_max) break;
+      out.push(encoded);
+    }
+    return out;
   }
 
   /**
