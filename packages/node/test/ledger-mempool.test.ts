@@ -1,7 +1,7 @@
 // Goal: the mempool verifies once, de-duplicates, refuses bad transactions with TX_INVALID, answers
 // MEMPOOL_FULL when full without dropping what it accepted, and drops only expired transactions.
 // Method: direct calls with real signed transactions and a counting verifier.
-import { encodeSignedTx, nobleVerifier, signTx, type Verifier } from "@medledger/protocol";
+import { encodeSignedTx, nobleVerifier, signTx, toHex, type Verifier } from "@medledger/protocol";
 import { describe, expect, it } from "vitest";
 import { hasNodeErrorCode } from "../src/errors.js";
 import { Mempool } from "../src/ledger/mempool.js";
@@ -43,7 +43,7 @@ function mempool(options: { txsMax?: number; committed?: Set<string>; now?: () =
     chain: CHAIN,
     verifier,
     now: options.now ?? (() => T0),
-    isCommitted: () => false,
+    isCommitted: (id) => options.committed?.has(toHex(id)) ?? false,
     ...(options.txsMax === undefined ? {} : { txsMax: options.txsMax }),
   });
   return { pool, verifier };
@@ -65,6 +65,23 @@ describe("Mempool", () => {
     expect(pool.size).toBe(0);
     expect(pool.add(encoded).status).toBe("accepted");
     expect(verifier.calls).toBe(1); // remembered as verified
+  });
+
+  it("drops what the ledger committed without passing it through (a snapshot install), and nothing else", () => {
+    const committed = new Set<string>();
+    const { pool } = mempool({ committed });
+    const added = [1, 2, 3, 4].map((nonce) => pool.add(tx(nonce)));
+    expect(pool.dropCommitted()).toBe(0);
+    for (const outcome of [added[0], added[2]]) {
+      if (outcome?.status !== "accepted") throw new Error("unreachable");
+      committed.add(outcome.tx.idKey);
+    }
+    expect(pool.dropCommitted()).toBe(2);
+    expect(pool.size).toBe(2);
+    expect(pool.take({ time: T0, txsMax: 10, bytesMax: 1 << 20 }).map((t) => t.signed.tx.nonce)).toEqual([
+      2, 4,
+    ]);
+    expect(pool.add(tx(1)).status).toBe("committed");
   });
 
   it("refuses a bad signature, another chain, an expired or too-distant expiry and junk with TX_INVALID", () => {
