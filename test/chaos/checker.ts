@@ -5,13 +5,7 @@
 // submitted after a revoke was acknowledged is permitted by that revoked consent.
 import { join } from "node:path";
 import { CHAIN_DB_FILE, openChainDb, verifyChain } from "@medledger/node";
-import {
-  decodeSignedTxWithId,
-  encodeSignedTx,
-  type Genesis,
-  type TxResult,
-  toHex,
-} from "@medledger/protocol";
+import { blockHash, decodeBlockParts, type Genesis, type TxResult, toHex } from "@medledger/protocol";
 import type { Op } from "./workload.js";
 
 export interface ChainDump {
@@ -47,17 +41,25 @@ export function readChain(dataDir: string, genesis: Genesis): ChainDump {
   const txs = new Map<string, { height: number; result: TxResult }>();
   try {
     // Through the store's own reader: how blocks are laid out on disk is the store's business.
-    const top = db.blocks.tip()?.height ?? 0;
-    for (let height = 1; height <= top; height++) {
-      const stored = db.blocks.blockAt(height);
-      if (stored === null) continue;
-      const block = stored.block;
-      blocks.set(height, { hash: toHex(stored.hash), appHash: toHex(block.header.appHash) });
-      block.txs.forEach((signed, index) => {
-        const id = toHex(decodeSignedTxWithId(encodeSignedTx(signed)).id);
-        counts.set(id, (counts.get(id) ?? 0) + 1);
-        if (!txs.has(id)) txs.set(id, { height, result: block.results[index] as TxResult });
+    // Newest first, a bounded batch of contiguous blocks at a time; a missing height is skipped.
+    for (let top = db.blocks.tip()?.height ?? 0; top >= 1; ) {
+      const batch = db.blocks.encodedDown(top, 256);
+      if (batch.length === 0) {
+        top -= 1;
+        continue;
+      }
+      batch.forEach((encoded, at) => {
+        const height = top - at;
+        const { block, ids } = decodeBlockParts(encoded);
+        blocks.set(height, { hash: toHex(blockHash(block.header)), appHash: toHex(block.header.appHash) });
+        ids.forEach((raw, index) => {
+          const id = toHex(raw);
+          counts.set(id, (counts.get(id) ?? 0) + 1);
+          // Newest first: the last write is the first occurrence.
+          txs.set(id, { height, result: block.results[index] as TxResult });
+        });
       });
+      top -= batch.length;
     }
   } finally {
     db.close();
@@ -152,17 +154,21 @@ export function check(history: readonly Op[], chains: readonly ChainDump[]): Che
         note(`access ${op.id}: acknowledged as ${op.decision}, committed as ${committed.decision}`);
       }
     }
-    const revokes = acked.filter((op) => op.kind === "revoke" && op.code === "ok");
+    // The earliest acknowledged revoke of each consent: an access invoked after it must not cite it.
+    const firstRevoke = new Map<string, Op>();
+    for (const op of acked) {
+      if (op.kind !== "revoke" || op.code !== "ok" || op.consent === undefined) continue;
+      const earlier = firstRevoke.get(op.consent);
+      if (earlier === undefined || op.completedAt < earlier.completedAt) firstRevoke.set(op.consent, op);
+    }
     for (const op of history) {
       if (op.kind !== "access") continue;
       const committed = reference.txs.get(op.id)?.result;
       if (committed === undefined || committed.cites === undefined || committed.decision !== "permitted")
         continue;
       const cites = toHex(committed.cites);
-      const revoke = revokes.find(
-        (candidate) => candidate.consent === cites && candidate.completedAt < op.invokedAt,
-      );
-      if (revoke !== undefined) {
+      const revoke = firstRevoke.get(cites);
+      if (revoke !== undefined && revoke.completedAt < op.invokedAt) {
         revokeViolations += 1;
         note(
           `access ${op.id} invoked after revoke ${revoke.id} was acknowledged is permitted by consent ${cites}`,
