@@ -694,6 +694,12 @@ export class ChaosCluster {
     return this.mounted.includes(this.dirs[index] as string);
   }
 
+  /** Free space on node `index`'s data directory, in whole MiB. */
+  diskFreeMb(index: number): number {
+    const stats = statfsSync(this.dirs[index] as string);
+    return Math.floor((stats.bavail * stats.bsize) / 1_048_576);
+  }
+
   /** Fills node `index`'s disk (its tmpfs) to the last byte; returns the filler's size in bytes. */
   fillDisk(index: number): number {
     const dir = this.dirs[index] as string;

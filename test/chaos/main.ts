@@ -3,7 +3,7 @@
 import { lastLine, runChaos } from "./run.js";
 
 const usage =
-  "usage: pnpm test:chaos --duration 10m --seed S [--nodes 3] [--rate 40] [--nemeses leader-kill,...] [--process]";
+  "usage: pnpm test:chaos --duration 10m --seed S [--nodes 3] [--rate 40] [--nemeses leader-kill,...] [--process] [--disk-mb M]";
 
 /** "90", "90s", "10m", "1h" in seconds. */
 export function parseDuration(text: string): number {
@@ -29,6 +29,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     ...(flags.has("rate") ? { rate: Number(flags.get("rate")) } : {}),
     ...(flags.has("nemeses") ? { nemeses: (flags.get("nemeses") as string).split(",") } : {}),
     ...(flags.has("process") ? { forceProcess: true } : {}),
+    ...(flags.has("disk-mb") ? { diskMb: Number(flags.get("disk-mb")) } : {}),
     log: (line) => console.log(line),
   });
   console.log(

@@ -22,7 +22,10 @@ export interface ChaosOptions {
   /** Only these nemeses (by name), in this order. */
   nemeses?: string[];
   forceProcess?: boolean;
-  /** Size of each node's tmpfs data directory (namespace mode), for the disk-full nemesis. */
+  /**
+   * Size of each node's tmpfs data directory (namespace mode), for the disk-full nemesis; default:
+   * room for the whole run (disk_bytes_per_op per operation, at least disk_mb_min).
+   */
   diskMb?: number;
   reportDir?: string;
   log?: (line: string) => void;
@@ -53,6 +56,10 @@ export interface ChaosReport extends CheckResult {
   final_statuses: Array<Record<string, unknown> | null>;
   /** Whether each node had a tmpfs disk of its own (the disk-full nemesis needs it). */
   own_disks: boolean;
+  /** Each node's tmpfs size (null: no disks of their own). */
+  disk_mb: number | null;
+  /** The least free space each node's disk had outside the disk-full nemesis (MiB). */
+  disk_low_free_mb: number[] | null;
   /** Node processes that exited without being told to (with the end of their stderr). */
   crashes: string[];
   /** What went through the delay proxy (null: the nodes talked directly). */
@@ -67,6 +74,15 @@ export interface ChaosReport extends CheckResult {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const warmup_ms = 3_000;
+/**
+ * Disk to give each node per operation of the run: measured about 1.2 KB per operation at 300
+ * operations/s (small blocks, the WAL), so four times that. A disk too small for the run fills up
+ * outside the disk-full nemesis and stalls every node for good (it did: seed 2026, 30 minutes).
+ */
+const disk_bytes_per_op = 4096;
+const disk_mb_min = 256;
+/** Free space under which a node's disk counts as full outside the disk-full nemesis. */
+const disk_low_mb = 16;
 const converge_timeout_ms = 60_000;
 
 /** Nemeses that change the cluster itself, so a run takes them only when named. */
@@ -114,7 +130,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     log(
       `chaos: ${size} nodes, mode ${cluster.mode}${cluster.modeReason === "" ? "" : ` (${cluster.modeReason})`}`,
     );
-    const ownDisks = cluster.mode === "namespaces" && cluster.mountDataDirs(options.diskMb ?? 256);
+    const diskMb =
+      options.diskMb ??
+      Math.max(disk_mb_min, Math.ceil((options.durationS * rate * disk_bytes_per_op) / 1_048_576));
+    const ownDisks = cluster.mode === "namespaces" && cluster.mountDataDirs(diskMb);
+    // The least free space each node had outside the disk-full nemesis.
+    const diskLowMb = cluster.nodeIds.map(() => Number.POSITIVE_INFINITY);
+    let current = "";
+    const diskWatch = setInterval(() => {
+      if (!ownDisks || current === "disk-full") return;
+      cluster.nodeIds.forEach((_, index) => {
+        diskLowMb[index] = Math.min(diskLowMb[index] as number, cluster.diskFreeMb(index));
+      });
+    }, 1_000);
+    diskWatch.unref();
     await cluster.startAll();
     if (cluster.byzantine !== null) await cluster.startByzantine(options.seed);
     const workload = new Workload(cluster, { seed: options.seed, patients: 8 });
@@ -132,6 +161,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const events: string[] = [];
       const start = Date.now();
       const until = start + window_ms * 0.75;
+      current = nemesis.name;
       log(`chaos: nemesis ${nemesis.name} for ${Math.round((until - start) / 1000)} s`);
       appendFileSync(join(logDir, "nemeses.log"), `${new Date().toISOString()} ${nemesis.name}: start\n`);
       await nemesis.run(
@@ -158,6 +188,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         acked_per_5s: [],
         events,
       });
+      current = "";
       await sleep(Math.max(0, start + window_ms - Date.now()));
     }
     workload.stop();
@@ -169,7 +200,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     closeAgents();
     for (const report of reports) fillAvailability(report, workload.history, began);
     const chains = cluster.dirs.map((dir) => readChain(dir, cluster.genesis));
+    clearInterval(diskWatch);
     const result = check(workload.history, chains);
+    diskLowMb.forEach((free, index) => {
+      if (free < disk_low_mb) {
+        result.problems.push(
+          `node ${index}'s disk (${diskMb} MiB) had ${free} MiB free outside the disk-full nemesis: too small for this run`,
+        );
+      }
+    });
     mkdirSync(reportDir, { recursive: true });
     const reportPath = join(
       reportDir,
@@ -191,6 +230,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       converged,
       final_statuses: finalStatuses,
       own_disks: ownDisks,
+      disk_mb: ownDisks ? diskMb : null,
+      disk_low_free_mb: ownDisks ? diskLowMb : null,
       crashes: cluster.crashes,
       delay_proxy: cluster.proxy === null ? null : { ...cluster.proxy.stats },
       byzantine: cluster.byzantine?.did ?? null,
