@@ -96,7 +96,7 @@ describe("every route through the client against real nodes", () => {
     const [c0, c1] = clients as [MedledgerClient, MedledgerClient];
     await waitFor(() => nodes.every((node) => node.ledger.status().leader !== ""), 20_000, "a leader");
     const status = await c1.status();
-    expect(status).toMatchObject({ chain: net.chain, halted: false });
+    expect(status).toMatchObject({ chain: net.chain, halted: false, backfilling: false });
     expect(status.members.map((entry) => entry.did)).toContain(net.members[0]?.did);
     const txs = await c1.txBuilder();
 

@@ -289,14 +289,18 @@ export async function statusOf(
       timeoutMs: 2_000,
       localAddress: cluster.clientAddress,
     });
-    const { role, term, height, commitIndex, appliedIndex, mempoolSize, halted, leader } = answer.body;
-    return { role, term, height, commitIndex, appliedIndex, mempoolSize, halted, leader };
+    const { role, term, height, commitIndex, appliedIndex, mempoolSize, halted, leader, backfilling } =
+      answer.body;
+    return { role, term, height, commitIndex, appliedIndex, mempoolSize, halted, leader, backfilling };
   } catch {
     return null;
   }
 }
 
-/** Waits until every node reports one height and an empty mempool; false after the timeout. */
+/**
+ * Waits until every node reports one height, an empty mempool and a whole history (no back-fill under
+ * way); false after the timeout.
+ */
 export async function converge(cluster: ChaosCluster, timeoutMs = converge_timeout_ms): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -313,6 +317,7 @@ export async function converge(cluster: ChaosCluster, timeoutMs = converge_timeo
           return answer.body as {
             height?: number;
             mempoolSize?: number;
+            backfilling?: boolean;
             appliedIndex?: number;
             commitIndex?: number;
           };
@@ -322,8 +327,8 @@ export async function converge(cluster: ChaosCluster, timeoutMs = converge_timeo
       }),
     );
     const heights = new Set(statuses.map((status) => status?.height ?? -1));
-    if (!heights.has(-1) && heights.size === 1 && statuses.every((status) => status?.mempoolSize === 0))
-      return true;
+    const settled = statuses.every((status) => status?.mempoolSize === 0 && status.backfilling === false);
+    if (!heights.has(-1) && heights.size === 1 && settled) return true;
     await sleep(500);
   }
   return false;

@@ -100,6 +100,7 @@ export const STATUS: Shape = {
   voters: "array",
   learners: "array",
   halted: "boolean",
+  backfilling: "boolean",
 };
 export const BLOCK: Shape = {
   height: "number",

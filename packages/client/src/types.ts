@@ -47,6 +47,8 @@ export interface NodeStatus {
   voters: Did[];
   learners: Did[];
   halted: boolean;
+  /** True while the node fetches blocks an installed snapshot skipped. */
+  backfilling: boolean;
 }
 
 /** POST /txs (200 committed, 202 pending). */

@@ -23,6 +23,9 @@ const StatusSchema = Type.Object({
   voters: Type.Array(Type.String()),
   learners: Type.Array(Type.String()),
   halted: Type.Boolean(),
+  backfilling: Type.Boolean({
+    description: "true while this node fetches blocks an installed snapshot skipped (its history has a gap)",
+  }),
 });
 
 const ReadySchema = Type.Object({
@@ -106,6 +109,7 @@ export function nodeRoutes(app: ApiInstance, context: ApiContext): void {
         voters: [...status.voters],
         learners: [...status.learners],
         halted: ledger.haltedBy !== null,
+        backfilling: ledger.backfillStats.running,
       };
     },
   );
