@@ -84,6 +84,23 @@ describe("Mempool", () => {
     expect(pool.add(tx(1)).status).toBe("committed");
   });
 
+  it("offers waiting transactions again on a doubling schedule, or all at once after a leader change", () => {
+    const { pool } = mempool();
+    for (const nonce of [1, 2, 3]) pool.add(tx(nonce));
+    const schedule = { intervalMs: 1_000, doublingsMax: 2 };
+    const nonces = (txs: { signed: { tx: { nonce: number } } }[]) => txs.map((t) => t.signed.tx.nonce);
+    expect(nonces(pool.reoffer(T0 + 999, 10, schedule))).toEqual([]);
+    expect(nonces(pool.reoffer(T0 + 1_000, 2, schedule))).toEqual([1, 2]); // the limit, oldest first
+    expect(nonces(pool.reoffer(T0 + 1_000, 10, schedule))).toEqual([3]);
+    expect(nonces(pool.reoffer(T0 + 2_999, 10, schedule))).toEqual([]); // next after 2 x 1 s
+    expect(nonces(pool.reoffer(T0 + 3_000, 10, schedule))).toEqual([1, 2, 3]);
+    expect(nonces(pool.reoffer(T0 + 6_999, 10, schedule))).toEqual([]); // then 4 s: the cap
+    expect(nonces(pool.reoffer(T0 + 7_000, 10, schedule))).toEqual([1, 2, 3]);
+    expect(nonces(pool.reoffer(T0 + 10_999, 10, schedule))).toEqual([]);
+    expect(nonces(pool.reoffer(T0 + 11_000, 10, schedule))).toEqual([1, 2, 3]); // still 4 s
+    expect(nonces(pool.reoffer(T0 + 11_001, 10))).toEqual([1, 2, 3]); // a leader change: all, now
+  });
+
   it("refuses a bad signature, another chain, an expired or too-distant expiry and junk with TX_INVALID", () => {
     const { pool } = mempool();
     const tampered = tx(2);

@@ -67,6 +67,7 @@ import {
   ledger_block_txs_max,
   propose_backoff_ms,
   raft_term_lead_max,
+  regossip_backoff_doublings_max,
   regossip_interval_ms,
   regossip_txs_max,
   snapshot_every_entries_default,
@@ -276,7 +277,7 @@ export class LedgerNode {
     });
     this.stopGossipTimer = this.clock.every(gossip_batch_delay_ms, () => this.flushGossip());
     this.stopRegossipTimer = this.clock.every(regossip_interval_ms, () => {
-      if (this.running && this.role !== "leader") this.regossip(regossip_interval_ms);
+      if (this.running && this.role !== "leader") this.regossip(true);
     });
     this.backfill?.kick();
     this.schedule();
@@ -1012,13 +1013,18 @@ export class LedgerNode {
   }
 
   /**
-   * Offers waiting transactions again (those that waited at least `minAgeMs`): after a leader change,
-   * so the new leader has them, and periodically on followers, because gossip may lose a batch and a
-   * leader proposes only what its own mempool holds.
+   * Offers waiting transactions again: after a leader change every one (up to regossip_txs_max), so the
+   * new leader has them; and periodically on followers those due (backing off per transaction),
+   * because gossip may lose a batch and a leader proposes only what its own mempool holds.
    */
-  private regossip(minAgeMs = 0): void {
-    const now = this.clock.now();
-    const pending = this.mempool.pending(regossip_txs_max).filter((tx) => now - tx.addedAt >= minAgeMs);
+  private regossip(periodic = false): void {
+    const pending = this.mempool.reoffer(
+      this.clock.now(),
+      regossip_txs_max,
+      periodic
+        ? { intervalMs: regossip_interval_ms, doublingsMax: regossip_backoff_doublings_max }
+        : undefined,
+    );
     for (let start = 0; start < pending.length; start += gossip_batch_txs_max) {
       const batch = pending.slice(start, start + gossip_batch_txs_max).map((tx) => tx.encoded);
       this.transport.publish(encodeGossipBatch(batch));

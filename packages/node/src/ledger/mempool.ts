@@ -34,6 +34,9 @@ export interface PendingTx {
   readonly encoded: Uint8Array;
   /** Clock time when it was accepted. */
   readonly addedAt: number;
+  /** How often this node offered it again (re-gossip), and when it last did (addedAt before the first). */
+  offers: number;
+  offeredAt: number;
 }
 
 /** The outcome of offering a transaction to the mempool. */
@@ -115,7 +118,18 @@ export class Mempool {
     if (inauthentic !== null) {
       throw new NodeError("TX_INVALID", `${inauthentic}: the transaction is not its signers' own`);
     }
-    const tx: PendingTx = { id, idKey, digest, key, signed, encoded, addedAt: this.options.now() };
+    const now = this.options.now();
+    const tx: PendingTx = {
+      id,
+      idKey,
+      digest,
+      key,
+      signed,
+      encoded,
+      addedAt: now,
+      offers: 0,
+      offeredAt: now,
+    };
     this.pool.set(key, tx);
     if (siblings === undefined) this.copies.set(idKey, new Set([key]));
     else siblings.add(key);
@@ -198,11 +212,21 @@ export class Mempool {
     }
   }
 
-  /** Up to `limit` waiting transactions, oldest first (for re-gossip after a leader change). */
-  pending(limit: number): PendingTx[] {
+  /**
+   * Up to `limit` waiting transactions to offer again, oldest first, each recorded as offered at `now`.
+   * With `intervalMs`, only those due: offered last at least intervalMs x 2^offers ago (the doublings
+   * capped at `doublingsMax`); without it, any (after a leader change, the new leader needs them all).
+   */
+  reoffer(now: number, limit: number, schedule?: { intervalMs: number; doublingsMax: number }): PendingTx[] {
     const out: PendingTx[] = [];
     for (const tx of this.pool.values()) {
       if (out.length >= limit) break;
+      if (schedule !== undefined) {
+        const wait = schedule.intervalMs * 2 ** Math.min(tx.offers, schedule.doublingsMax);
+        if (now - tx.offeredAt < wait) continue;
+      }
+      tx.offers += 1;
+      tx.offeredAt = now;
       out.push(tx);
     }
     return out;
