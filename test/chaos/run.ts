@@ -126,6 +126,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     cluster.net?.destroy();
   };
   process.once("exit", onExit);
+  // Interrupted (Ctrl-C): stop the nodes, remove the namespaces and unmount the disks before leaving.
+  const onSignal = (): void => {
+    log("chaos: interrupted: tearing the cluster down");
+    void cluster.destroy().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     log(
       `chaos: ${size} nodes, mode ${cluster.mode}${cluster.modeReason === "" ? "" : ` (${cluster.modeReason})`}`,
@@ -246,6 +253,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     closeAgents();
     await cluster.destroy();
     process.off("exit", onExit);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
 }
 

@@ -15,6 +15,7 @@ import {
 } from "@medledger/protocol";
 import { decode, encode } from "cborg";
 import { describe, expect, it } from "vitest";
+import { NodeError } from "../src/errors.js";
 import { Backfill } from "../src/ledger/backfill.js";
 import type { BlockGap, HistoryBlock, LedgerHistory } from "../src/ledger/store.js";
 import { silentLogger } from "../src/logger.js";
@@ -175,6 +176,20 @@ describe("block back-fill", () => {
     const history = new MemoryHistory(chain, randomBytes(32));
     const { broken } = await runBackfill(history, { honest: peer(chain, (encoded) => encoded) });
     expect(broken.map((error) => (error as { code?: string }).code)).toEqual(["LEDGER_DIVERGED"]);
+  });
+
+  it("waits out a full disk and stores the same blocks once there is room", async () => {
+    const history = new MemoryHistory(chain);
+    const fill = history.fill.bind(history);
+    let refusals = 2;
+    history.fill = (blocks) => {
+      if (refusals-- > 0) throw new NodeError("STORAGE_FULL", "database or disk is full");
+      fill(blocks);
+    };
+    const { broken, stored } = await runBackfill(history, { honest: peer(chain, (encoded) => encoded) });
+    expect(broken).toEqual([]);
+    expect(stored.sort((a, b) => a - b)).toEqual([4, 5, 6, 7, 8, 9]);
+    expect(history.gap()).toBeNull();
   });
 
   it("waits and tries again while no peer holds the blocks", async () => {

@@ -19,7 +19,7 @@ import {
   merkleRoot,
   toHex,
 } from "@medledger/protocol";
-import { NodeError } from "../errors.js";
+import { hasNodeErrorCode, NodeError } from "../errors.js";
 import { blocks_range_max } from "../limits.js";
 import type { Logger } from "../logger.js";
 import type { Clock } from "./clock.js";
@@ -100,9 +100,10 @@ export class Backfill {
         if (this.stopped) return;
         const sources = this.options.sources();
         const peer = sources.length === 0 ? null : (sources[failures % sources.length] as string);
-        const batch = peer === null ? null : await this.fetchChecked(peer, gap, cursor);
+        const fetched = peer === null ? null : await this.fetchChecked(peer, gap, cursor);
         if (this.stopped) return;
-        if (batch === null || batch.length === 0) {
+        const batch = fetched?.blocks ?? [];
+        if (batch.length === 0) {
           failures += 1;
           if (sources.length === 0 || failures % sources.length === 0) {
             await new Promise<void>((resolve) => this.options.clock.after(delay, resolve));
@@ -110,8 +111,18 @@ export class Backfill {
           }
           continue;
         }
+        try {
+          this.options.history.fill(batch);
+        } catch (error) {
+          if (!hasNodeErrorCode(error, "STORAGE_FULL")) throw error;
+          // A full disk: nothing was written; the same batch is fetched again once the wait is over.
+          this.options.logger.warn("back-fill paused: the disk is full", { delay });
+          await new Promise<void>((resolve) => this.options.clock.after(delay, resolve));
+          delay = Math.min(delay * 2, state_retry_max_ms);
+          continue;
+        }
         delay = state_retry_initial_ms;
-        this.options.history.fill(batch);
+        Object.assign(cursor, (fetched as { next: Cursor }).next);
         this.stored += batch.length;
         this.options.onStored?.(batch);
       }
@@ -132,8 +143,15 @@ export class Backfill {
     }
   }
 
-  /** One batch from `peer`, checked down the chain from `cursor` (which it advances); null: refused. */
-  private async fetchChecked(peer: string, gap: BlockGap, cursor: Cursor): Promise<HistoryBlock[] | null> {
+  /**
+   * One batch from `peer`, checked down the chain from `cursor`, with the cursor after it; null when
+   * the request failed.
+   */
+  private async fetchChecked(
+    peer: string,
+    gap: BlockGap,
+    cursor: Cursor,
+  ): Promise<{ blocks: HistoryBlock[]; next: Cursor } | null> {
     const count = Math.min(blocks_range_max, cursor.top - gap.low + 1);
     let encodings: Uint8Array[];
     try {
@@ -157,8 +175,7 @@ export class Backfill {
       checked.push(block);
     }
     if (checked.length < encodings.length) this.refused += 1;
-    Object.assign(cursor, next);
-    return checked;
+    return { blocks: checked, next };
   }
 
   /** The block in `encoded` if it is the one `cursor` expects (and advances it), else null. */
