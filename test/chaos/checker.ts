@@ -3,10 +3,16 @@
 // height its acknowledgement named); no two nodes hold different blocks at one height; the app hashes
 // agree, and each chain replays from the genesis to its own app hashes (verifyChain); and no access
 // submitted after a revoke was acknowledged is permitted by that revoked consent.
-import { join } from "node:path";
-import { CHAIN_DB_FILE, openChainDb, verifyChain } from "@medledger/node";
+import { execFile } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { CHAIN_DB_FILE, type ChainVerification, openChainDb, verifyChain } from "@medledger/node";
 import { blockHash, decodeBlockParts, type Genesis, type TxResult, toHex } from "@medledger/protocol";
 import type { Op } from "./workload.js";
+
+const execFileAsync = promisify(execFile);
+const verify_script = join(dirname(fileURLToPath(import.meta.url)), "verify-chain.mjs");
 
 export interface ChainDump {
   /** Block hash and app hash by height. */
@@ -32,9 +38,48 @@ export interface CheckResult {
   problems: string[];
 }
 
-/** Reads the chain database in `dataDir`. */
+/**
+ * Reads the chain databases in `dataDirs`: the blocks here, and each chain's replay from the genesis
+ * (verifyChain) in a process of its own, all at once.
+ */
+export async function readChains(dataDirs: readonly string[], genesis: Genesis): Promise<ChainDump[]> {
+  const replays = dataDirs.map((dir) => replayElsewhere(join(dir, CHAIN_DB_FILE), genesis));
+  const dumps = dataDirs.map((dir) => readBlocks(join(dir, CHAIN_DB_FILE)));
+  const verified = await Promise.all(replays);
+  return dumps.map((dump, index) => ({ ...dump, verified: verified[index] as ChainDump["verified"] }));
+}
+
+/** verifyChain over `dbPath` in a child process (verify-chain.mjs, over the built packages). */
+async function replayElsewhere(dbPath: string, genesis: Genesis): Promise<ChainDump["verified"]> {
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    [verify_script, JSON.stringify({ dbPath, genesis })],
+    {
+      maxBuffer: 1 << 20,
+    },
+  );
+  const verification = JSON.parse(stdout) as ChainVerification;
+  return {
+    ok: verification.ok,
+    problem: verification.ok ? "" : `${verification.height}: ${verification.problem}`,
+  };
+}
+
+/** Reads the chain database in `dataDir` (the replay in this process). */
 export function readChain(dataDir: string, genesis: Genesis): ChainDump {
   const path = join(dataDir, CHAIN_DB_FILE);
+  const verification = verifyChain({ dbPath: path, genesis });
+  return {
+    ...readBlocks(path),
+    verified: {
+      ok: verification.ok,
+      problem: verification.ok ? "" : `${verification.height}: ${verification.problem}`,
+    },
+  };
+}
+
+/** Every block of the chain database at `path`: hashes, app hashes and where each transaction is. */
+function readBlocks(path: string): Omit<ChainDump, "verified"> {
   const db = openChainDb({ path, readonly: true });
   const blocks = new Map<number, { hash: string; appHash: string }>();
   const counts = new Map<string, number>();
@@ -64,16 +109,7 @@ export function readChain(dataDir: string, genesis: Genesis): ChainDump {
   } finally {
     db.close();
   }
-  const verification = verifyChain({ dbPath: path, genesis });
-  return {
-    blocks,
-    counts,
-    txs,
-    verified: {
-      ok: verification.ok,
-      problem: verification.ok ? "" : `${verification.height}: ${verification.problem}`,
-    },
-  };
+  return { blocks, counts, txs };
 }
 
 const problems_max = 20;

@@ -5,7 +5,7 @@
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type CheckResult, check, readChain } from "./checker.js";
+import { type CheckResult, check, readChains } from "./checker.js";
 import { ChaosCluster, type FaultMode } from "./cluster.js";
 import { closeAgents, httpJson } from "./http.js";
 import { allNemeses, healAll } from "./nemeses.js";
@@ -206,7 +206,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await cluster.stopAll();
     closeAgents();
     for (const report of reports) fillAvailability(report, workload.history, began);
-    const chains = cluster.dirs.map((dir) => readChain(dir, cluster.genesis));
+    const chains = await readChains(cluster.dirs, cluster.genesis);
     clearInterval(diskWatch);
     const result = check(workload.history, chains);
     diskLowMb.forEach((free, index) => {
