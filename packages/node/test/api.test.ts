@@ -539,6 +539,8 @@ describe("metrics and OpenAPI", () => {
       "medledger_submit_to_commit_seconds",
       'medledger_api_request_seconds_count{route="/txs",method="POST",status="200"}',
       "medledger_peers_connected 0",
+      "medledger_backfill_running 0",
+      "medledger_backfill_blocks_stored 0",
     ]) {
       expect(response.body).toContain(name);
     }

@@ -61,6 +61,18 @@ export function createApiMetrics(parts: {
     () => status().mempoolSize,
   );
   gauge(registry, "medledger_peers_connected", "member nodes connected", parts.peers);
+  gauge(
+    registry,
+    "medledger_backfill_running",
+    "1 while fetching blocks an installed snapshot skipped",
+    () => (ledger.backfillStats.running ? 1 : 0),
+  );
+  gauge(
+    registry,
+    "medledger_backfill_blocks_stored",
+    "blocks back-filled behind installed snapshots since the node started",
+    () => ledger.backfillStats.stored,
+  );
   const committed = new Counter({
     name: "medledger_committed_txs_total",
     help: "transactions committed (rate() gives tx/s)",
