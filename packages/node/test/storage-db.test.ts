@@ -64,6 +64,7 @@ describe("openChainDb", () => {
     expect(db.sqlite.pragma("synchronous", { simple: true })).toBe(2);
     expect(db.sqlite.pragma("foreign_keys", { simple: true })).toBe(1);
     expect(db.sqlite.pragma("busy_timeout", { simple: true })).toBeGreaterThan(0);
+    expect(db.sqlite.pragma("journal_size_limit", { simple: true })).toBe(64 * 1024 * 1024);
     db.close();
     db.close(); // idempotent
     expect(() => db.blocks.tip()).toThrow();

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import Database from "better-sqlite3";
 import { NodeError } from "../errors.js";
-import { sqlite_busy_timeout_ms } from "../limits.js";
+import { sqlite_busy_timeout_ms, sqlite_wal_bytes_max } from "../limits.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { BlockStore } from "./blocks.js";
 import { MIGRATIONS, type Migration } from "./migrations.js";
@@ -188,6 +188,7 @@ function configure(sqlite: Database.Database, readonly: boolean): void {
   if (!readonly) {
     sqlite.pragma("journal_mode = WAL");
     sqlite.pragma("synchronous = FULL");
+    sqlite.pragma(`journal_size_limit = ${sqlite_wal_bytes_max}`);
   } else {
     sqlite.pragma("query_only = ON");
   }
