@@ -432,10 +432,16 @@ export class MemoryStateStore implements StateStore {
   private readonly recordsByPatient = new Map<Did, RecordId[]>();
   private readonly consents = new Map<string, ConsentRow>();
   private readonly consentsByPatient = new Map<Did, string[]>();
+  /** Each consent's place in grant order (the order consentsByPatient lists them in). */
+  private readonly consentOrder = new Map<string, number>();
+  /** The consents not revoked, by patient and grantee, in grant order: what an access check reads. */
+  private readonly unrevokedByPair = new Map<string, string[]>();
   private readonly emergencies = new Map<string, EmergencyRow>();
   private readonly emergenciesByPatient = new Map<Did, string[]>();
   private readonly auditByPatient = new Map<Did, AuditRow[]>();
   private readonly seen = new Map<string, number>();
+  /** A min-heap of [expires, id] over `seen` (entries replaced or pruned since are skipped when popped). */
+  private seenByExpiry: Array<[number, string]> = [];
 
   /** The chain state, or null before genesis. */
   getChain(): ChainState | null {
@@ -529,7 +535,14 @@ export class MemoryStateStore implements StateStore {
   /** Inserts or replaces a consent. */
   putConsent(row: ConsentRow): void {
     const key = toHex(row.id);
-    if (!this.consents.has(key)) appendIndex(this.consentsByPatient, row.patient, key);
+    const earlier = this.consents.get(key);
+    if (earlier === undefined) {
+      appendIndex(this.consentsByPatient, row.patient, key);
+      this.consentOrder.set(key, this.consentOrder.size);
+    } else if (earlier.revokedAt === null) {
+      removeFromIndex(this.unrevokedByPair, pairKey(earlier.patient, earlier.grantee), key);
+    }
+    if (row.revokedAt === null) this.insertUnrevoked(pairKey(row.patient, row.grantee), key);
     this.consents.set(key, copy(row));
   }
   /** A page of a patient's consents. */
@@ -538,23 +551,32 @@ export class MemoryStateStore implements StateStore {
   }
   /** Live consents of `patient` to `grantees`, in grant order. */
   liveConsents(query: { patient: Did; grantees: Did[]; time: number; limit: number }): ConsentRow[] {
-    return this.consentRows(query.patient)
-      .filter(
-        (row) => query.grantees.includes(row.grantee) && row.revokedAt === null && row.expires > query.time,
-      )
-      .slice(0, query.limit)
-      .map(copy);
+    // From the grantees' unrevoked consents only (a patient may hold many revoked or for others).
+    const keys = [...new Set(query.grantees)].flatMap(
+      (grantee) => this.unrevokedByPair.get(pairKey(query.patient, grantee)) ?? [],
+    );
+    if (query.grantees.length > 1) {
+      keys.sort((a, b) => (this.consentOrder.get(a) as number) - (this.consentOrder.get(b) as number));
+    }
+    const out: ConsentRow[] = [];
+    for (const key of keys) {
+      if (out.length >= query.limit) break;
+      const row = this.consents.get(key) as ConsentRow;
+      if (row.expires > query.time) out.push(copy(row));
+    }
+    return out;
   }
   /** Ended consents of `patient` to `grantees`, newest first. */
   endedConsents(query: { patient: Did; grantees: Did[]; time: number; limit: number }): ConsentRow[] {
-    return this.consentRows(query.patient)
-      .filter(
-        (row) =>
-          query.grantees.includes(row.grantee) && (row.revokedAt !== null || row.expires <= query.time),
-      )
-      .reverse()
-      .slice(0, query.limit)
-      .map(copy);
+    const keys = this.consentsByPatient.get(query.patient) ?? [];
+    const out: ConsentRow[] = [];
+    for (let at = keys.length - 1; at >= 0 && out.length < query.limit; at--) {
+      const row = this.consents.get(keys[at] as string) as ConsentRow;
+      if (query.grantees.includes(row.grantee) && (row.revokedAt !== null || row.expires <= query.time)) {
+        out.push(copy(row));
+      }
+    }
+    return out;
   }
   /** The break-glass `id`, or null. */
   getEmergency(id: Hash): EmergencyRow | null {
@@ -600,16 +622,19 @@ export class MemoryStateStore implements StateStore {
   }
   /** Remembers `id` until `expires`. */
   putSeen(id: Hash, expires: number): void {
-    this.seen.set(toHex(id), expires);
+    const key = toHex(id);
+    this.seen.set(key, expires);
+    heapPush(this.seenByExpiry, [expires, key]);
   }
-  /** Forgets ids that expired before `time`. */
+  /** Forgets ids that expired before `time` (popping the expiry heap: no walk over every id). */
   pruneSeen(time: number): number {
     let pruned = 0;
-    for (const [key, expires] of this.seen) {
-      if (expires < time) {
-        this.seen.delete(key);
-        pruned++;
-      }
+    const heap = this.seenByExpiry;
+    while (heap.length > 0 && (heap[0] as [number, string])[0] < time) {
+      const [expires, key] = heapPop(heap);
+      if (this.seen.get(key) !== expires) continue; // replaced or already pruned
+      this.seen.delete(key);
+      pruned++;
     }
     return pruned;
   }
@@ -632,11 +657,27 @@ export class MemoryStateStore implements StateStore {
     copyMap(this.consents, out.consents);
     copyMap(this.emergencies, out.emergencies);
     copyMap(this.seen, out.seen);
+    out.seenByExpiry = this.seenByExpiry.slice();
     copyListMap(this.recordsByPatient, out.recordsByPatient);
     copyListMap(this.consentsByPatient, out.consentsByPatient);
+    copyMap(this.consentOrder, out.consentOrder);
+    copyListMap(this.unrevokedByPair, out.unrevokedByPair);
     copyListMap(this.emergenciesByPatient, out.emergenciesByPatient);
     copyListMap(this.auditByPatient, out.auditByPatient);
     return out;
+  }
+
+  /** Puts `key` into the pair's list at its place in grant order (normally the end). */
+  private insertUnrevoked(pair: string, key: string): void {
+    const list = this.unrevokedByPair.get(pair);
+    if (list === undefined) {
+      this.unrevokedByPair.set(pair, [key]);
+      return;
+    }
+    const order = this.consentOrder.get(key) as number;
+    let at = list.length;
+    while (at > 0 && (this.consentOrder.get(list[at - 1] as string) as number) > order) at--;
+    list.splice(at, 0, key);
   }
 
   private consentRows(patient: Did): ConsentRow[] {
@@ -648,6 +689,41 @@ export class MemoryStateStore implements StateStore {
       (key) => this.emergencies.get(key) as EmergencyRow,
     );
   }
+}
+
+/** Pushes onto a binary min-heap ordered by the entry's first element. */
+function heapPush(heap: Array<[number, string]>, entry: [number, string]): void {
+  heap.push(entry);
+  let at = heap.length - 1;
+  while (at > 0) {
+    const parent = (at - 1) >> 1;
+    if ((heap[parent] as [number, string])[0] <= entry[0]) break;
+    heap[at] = heap[parent] as [number, string];
+    at = parent;
+  }
+  heap[at] = entry;
+}
+
+/** Pops the least entry of a non-empty binary min-heap. */
+function heapPop(heap: Array<[number, string]>): [number, string] {
+  const top = heap[0] as [number, string];
+  const last = heap.pop() as [number, string];
+  if (heap.length === 0) return top;
+  let at = 0;
+  for (;;) {
+    const left = 2 * at + 1;
+    if (left >= heap.length) break;
+    const right = left + 1;
+    const child =
+      right < heap.length && (heap[right] as [number, string])[0] < (heap[left] as [number, string])[0]
+        ? right
+        : left;
+    if ((heap[child] as [number, string])[0] >= last[0]) break;
+    heap[at] = heap[child] as [number, string];
+    at = child;
+  }
+  heap[at] = last;
+  return top;
 }
 
 /** Orders positions: negative when `a` comes first. */
@@ -669,6 +745,18 @@ function paginate<T extends Position>(rows: readonly T[], page: PageRequest): Pa
   const next =
     items.length === page.limit && last !== undefined ? { height: last.height, txIndex: last.txIndex } : null;
   return { items, next };
+}
+
+function pairKey(patient: Did, grantee: Did): string {
+  return `${patient}\n${grantee}`;
+}
+
+function removeFromIndex(index: Map<string, string[]>, key: string, value: string): void {
+  const list = index.get(key);
+  const at = list?.indexOf(value) ?? -1;
+  if (list === undefined || at < 0) return;
+  list.splice(at, 1);
+  if (list.length === 0) index.delete(key);
 }
 
 function appendIndex<K, V>(index: Map<K, V[]>, key: K, value: V): void {

@@ -1,5 +1,6 @@
 // Goal: MemoryStateStore answers the typed queries deterministically, pages with stable cursors,
 // never aliases rows, and prunes replay ids by time. Method: direct calls on a fresh store.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isProtocolError } from "../src/errors.js";
 import { state_page_max } from "../src/limits.js";
@@ -141,5 +142,81 @@ describe("MemoryStateStore", () => {
     expect(store.listMembers().map((row) => row.did)).toEqual([...dids].sort());
     store.deleteMember(did("m0"));
     expect(store.countMembers()).toBe(2);
+  });
+});
+
+describe("MemoryStateStore against the naive definitions (random operations)", () => {
+  it("prunes exactly the ids expired before the time, counting each once, whatever the order", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ put: fc.nat(40), expires: fc.integer({ min: 0, max: 100 }) }),
+            fc.record({ prune: fc.integer({ min: 0, max: 110 }) }),
+          ),
+          { maxLength: 200 },
+        ),
+        (ops) => {
+          const store = new MemoryStateStore();
+          const naive = new Map<number, number>();
+          for (const op of ops) {
+            if ("put" in op) {
+              store.putSeen(hashOf(`seen-${op.put}`), op.expires);
+              naive.set(op.put, op.expires);
+              continue;
+            }
+            let expected = 0;
+            for (const [id, expires] of naive) {
+              if (expires < op.prune) {
+                naive.delete(id);
+                expected++;
+              }
+            }
+            expect(store.pruneSeen(op.prune)).toBe(expected);
+            expect(store.clone().pruneSeen(op.prune)).toBe(0);
+          }
+          expect(store.seenCount()).toBe(naive.size);
+          for (let id = 0; id <= 40; id++) expect(store.hasSeen(hashOf(`seen-${id}`))).toBe(naive.has(id));
+        },
+      ),
+    );
+  });
+
+  it("lists live and ended consents as filtering every consent in grant order would", () => {
+    const grantees = [did("p0"), did("p1"), did("p2")];
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            grantee: fc.nat(2),
+            expires: fc.integer({ min: 1, max: 20 }),
+            revoked: fc.boolean(),
+          }),
+          { maxLength: 60 },
+        ),
+        fc.integer({ min: 0, max: 21 }),
+        fc.integer({ min: 1, max: 10 }),
+        fc.subarray([0, 1, 2], { minLength: 1 }),
+        (rows, time, limit, asked) => {
+          const store = new MemoryStateStore();
+          const all = rows.map((row, index) =>
+            consent(index, {
+              grantee: grantees[row.grantee] as string,
+              expires: row.expires,
+              revokedAt: row.revoked ? 0 : null,
+            }),
+          );
+          // Granted first, revoked later (a second put), as the rules do.
+          for (const row of all) store.putConsent({ ...row, revokedAt: null });
+          for (const row of all) if (row.revokedAt !== null) store.putConsent(row);
+          const query = { patient, grantees: asked.map((g) => grantees[g] as string), time, limit };
+          const mine = all.filter((row) => row.patient === patient && query.grantees.includes(row.grantee));
+          const live = mine.filter((row) => row.revokedAt === null && row.expires > time);
+          const ended = mine.filter((row) => row.revokedAt !== null || row.expires <= time).reverse();
+          expect(store.liveConsents(query)).toEqual(live.slice(0, limit));
+          expect(store.endedConsents(query)).toEqual(ended.slice(0, limit));
+        },
+      ),
+    );
   });
 });
