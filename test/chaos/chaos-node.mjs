@@ -74,7 +74,7 @@ if (logFd !== null) {
     const line = { time: new Date().toISOString(), level: "info", msg: "status", ...status };
     line.leader = String(status.leader).slice(-8);
     line.peers = node.network.peers().map((peer) => String(peer).slice(-8));
-    line.installing = node.ledger.installingSnapshot ?? undefined;
+    line.installing = node.ledger.installingSnapshot;
     writeSync(logFd, jsonLine(line));
   }, status_log_ms).unref();
 }

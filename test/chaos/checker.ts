@@ -58,7 +58,10 @@ async function replayElsewhere(dbPath: string, genesis: Genesis): Promise<ChainD
       maxBuffer: 1 << 20,
     },
   );
-  const verification = JSON.parse(stdout) as ChainVerification;
+  return verdict(JSON.parse(stdout) as ChainVerification);
+}
+
+function verdict(verification: ChainVerification): ChainDump["verified"] {
   return {
     ok: verification.ok,
     problem: verification.ok ? "" : `${verification.height}: ${verification.problem}`,
@@ -68,14 +71,7 @@ async function replayElsewhere(dbPath: string, genesis: Genesis): Promise<ChainD
 /** Reads the chain database in `dataDir` (the replay in this process). */
 export function readChain(dataDir: string, genesis: Genesis): ChainDump {
   const path = join(dataDir, CHAIN_DB_FILE);
-  const verification = verifyChain({ dbPath: path, genesis });
-  return {
-    ...readBlocks(path),
-    verified: {
-      ok: verification.ok,
-      problem: verification.ok ? "" : `${verification.height}: ${verification.problem}`,
-    },
-  };
+  return { ...readBlocks(path), verified: verdict(verifyChain({ dbPath: path, genesis })) };
 }
 
 /** Every block of the chain database at `path`: hashes, app hashes and where each transaction is. */

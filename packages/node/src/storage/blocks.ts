@@ -94,8 +94,8 @@ const SQL = {
   headerRange: `SELECT height, hash, header, tx_count, raft_index FROM blocks WHERE height >= ? AND height <= ?
     ORDER BY height LIMIT ?`,
   blockExists: "SELECT 1 AS found FROM blocks WHERE height = ? OR hash = ?",
-  // The smallest index covers the rowid: counting reads no block bodies.
   heightStored: "SELECT 1 AS found FROM blocks WHERE height = ?",
+  // The smallest index covers the rowid: counting reads no block bodies.
   blockCount: "SELECT COUNT(*) AS n FROM blocks INDEXED BY blocks_by_raft_index",
   gapTop: `SELECT height - 1 AS missing FROM blocks b WHERE height <= ? AND height > 1
     AND NOT EXISTS (SELECT 1 FROM blocks c WHERE c.height = b.height - 1) ORDER BY height DESC LIMIT 1`,
@@ -233,13 +233,6 @@ export class BlockStore {
     }
   }
 
-  /** Stores a block and its transactions (no state change, no tip change), in one transaction. */
-  appendBlock(input: BlockToStore): Hash {
-    const hash = guard(() => this.sqlite.transaction(() => this.insertBlock(input))());
-    this.bodies.put(input.block.header.height, { encoded: input.encoded, layout: null });
-    return hash;
-  }
-
   /**
    * Stores blocks below the tip that an installed snapshot skipped (no state change, no tip change), all
    * in one transaction: history checked by the caller down the hash chain from a stored block.
@@ -286,6 +279,7 @@ export class BlockStore {
     let total = 0;
     for (const [at, row] of rows.entries()) {
       if (row.height !== top - at) break;
+      // Not through the body cache: a peer's old blocks would push the recent ones out.
       const encoded = unpackBody(row.codec, bytes(row.encoded), protocolLimits.block_bytes_max);
       total += encoded.byteLength;
       if (out.length > 0 && total > blocks_range_bytes_max) break;
