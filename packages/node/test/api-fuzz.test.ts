@@ -116,6 +116,21 @@ describe("every route answers bad input with a stable 4xx", () => {
     );
   });
 
+  it("POST /txs: a body's values are never coerced to the schema's types (regression: v: true was taken as 1)", async () => {
+    const base = signed(fx.chain, "patient.register", who.patient, {}).json;
+    const coercible: Array<[string, unknown]> = [
+      ["v", true],
+      ["v", "1"],
+      ["v", [1]],
+      ["nonce", String(base.tx.nonce)],
+      ["expires", String(base.tx.expires)],
+    ];
+    for (const [field, value] of coercible) {
+      const tx = { ...base, tx: { ...base.tx, [field]: value } };
+      await expectStable4xx({ method: "POST", url: "/txs", payload: tx });
+    }
+  });
+
   it("GET routes: junk params and queries", async () => {
     await fc.assert(
       fc.asyncProperty(
