@@ -107,6 +107,9 @@ export class ProcessCluster {
       cwd: join(here, ".."),
       stdio: ["pipe", "pipe", "pipe"],
     });
+    // A request written just as the node is killed meets a closed pipe (EPIPE): it is answered by the
+    // kill (KILLED) or its timeout, not by an unhandled stream error.
+    child.stdin?.on("error", () => undefined);
     const pending = new Map<number, (answer: Record<string, unknown>) => void>();
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     let stderr = "";
